@@ -1,0 +1,35 @@
+# Every target bootstraps its own virtualenv from a plain python3.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: demo test lint unit scenario clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/drwave demo
+
+test: $(STAMP)
+	$(BIN)/ruff check functions local tests
+	$(BIN)/mypy
+	$(BIN)/python -m pytest
+
+unit: $(STAMP)
+	$(BIN)/python -m pytest tests/unit
+
+scenario: $(STAMP)
+	$(BIN)/python -m pytest tests/scenario
+
+lint: $(STAMP)
+	$(BIN)/ruff check functions local tests
+	$(BIN)/ruff format --check functions local tests
+	$(BIN)/mypy
+
+clean:
+	rm -rf $(VENV) out .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,40 @@
+"""EventBridge publisher for drwave's domain events."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from drwave.models.events import EVENT_SOURCE, EventDetail
+
+MAX_ENTRIES_PER_CALL = 10  # PutEvents limit
+
+
+class PublishError(Exception):
+    """EventBridge did not accept every entry."""
+
+
+class EventPublisher:
+    """Publishes event details on the drwave bus, 10 entries per PutEvents call."""
+
+    def __init__(self, client: Any, bus_name: str) -> None:
+        self._events = client
+        self._bus = bus_name
+
+    def publish(self, details: Sequence[EventDetail]) -> None:
+        """Publish all details in order; raise PublishError if any entry failed."""
+        entries = [
+            {
+                "Source": EVENT_SOURCE,
+                "DetailType": d.DETAIL_TYPE,
+                "Detail": d.model_dump_json(by_alias=True, exclude_none=True),
+                "EventBusName": self._bus,
+            }
+            for d in details
+        ]
+        for start in range(0, len(entries), MAX_ENTRIES_PER_CALL):
+            batch = entries[start : start + MAX_ENTRIES_PER_CALL]
+            response = self._events.put_events(Entries=batch)
+            if response.get("FailedEntryCount", 0):
+                codes = {e.get("ErrorCode", "?") for e in response.get("Entries", []) if e.get("ErrorCode")}
+                raise PublishError(f"{response['FailedEntryCount']} of {len(batch)} events rejected: {sorted(codes)}")

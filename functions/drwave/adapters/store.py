@@ -1,0 +1,208 @@
+"""DynamoDB store: plans, groups, executions and the capacity ledger, with optimistic locking."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from drwave.models.capacity import CapacityLedger
+from drwave.models.execution import Execution
+from drwave.models.plan import ProtectionGroup, RecoveryPlan
+
+ACTIVE_INDEX = "active-index"
+ACTIVE_SHARD = "ACTIVE"
+
+
+class ConcurrentUpdate(Exception):
+    """Another writer saved first: reload, decide again, retry."""
+
+
+class StoreError(Exception):
+    """DynamoDB refused a request for a reason other than a lost race."""
+
+
+def _key(pk: str, sk: str) -> dict[str, Any]:
+    return {"pk": {"S": pk}, "sk": {"S": sk}}
+
+
+def _exec_key(execution_id: str) -> dict[str, Any]:
+    return _key(f"EXEC#{execution_id}", "STATE")
+
+
+def _ledger_key(account_id: str, region: str) -> dict[str, Any]:
+    return _key(f"CAPACITY#{account_id}#{region}", "LEDGER")
+
+
+def _is_condition_failure(err: ClientError) -> bool:
+    code = err.response["Error"]["Code"]
+    if code == "ConditionalCheckFailedException":
+        return True
+    if code == "TransactionCanceledException":
+        reasons = err.response.get("CancellationReasons") or []
+        return any(r.get("Code") in ("ConditionalCheckFailed", "TransactionConflict") for r in reasons) or not reasons
+    return False
+
+
+class DynamoStore:
+    """All persistent state in one table (pk/sk) plus a sparse GSI listing active executions."""
+
+    def __init__(self, client: Any, table_name: str) -> None:
+        self._db = client
+        self._table = table_name
+
+    # --- definitions -------------------------------------------------------------------------------
+
+    def put_plan(self, plan: RecoveryPlan) -> None:
+        """Create or replace a recovery plan."""
+        self._put_doc(f"PLAN#{plan.id}", "PLAN", plan.to_wire())
+
+    def get_plan(self, plan_id: str) -> RecoveryPlan | None:
+        """A recovery plan, or None."""
+        doc = self._get_doc(f"PLAN#{plan_id}", "PLAN")
+        return RecoveryPlan.model_validate(doc) if doc else None
+
+    def put_group(self, group: ProtectionGroup) -> None:
+        """Create or replace a protection group."""
+        self._put_doc(f"GROUP#{group.id}", "GROUP", group.to_wire())
+
+    def get_group(self, group_id: str) -> ProtectionGroup | None:
+        """A protection group, or None."""
+        doc = self._get_doc(f"GROUP#{group_id}", "GROUP")
+        return ProtectionGroup.model_validate(doc) if doc else None
+
+    # --- executions ----------------------------------------------------------------------------------
+
+    def create_execution(self, execution: Execution) -> bool:
+        """Insert a new execution; False if one with this id already exists (a duplicate request)."""
+        try:
+            self._db.put_item(
+                TableName=self._table,
+                Item=self._execution_item(execution, execution.version),
+                ConditionExpression="attribute_not_exists(pk)",
+            )
+        except ClientError as err:
+            if _is_condition_failure(err):
+                return False
+            raise StoreError(str(err)) from err
+        return True
+
+    def load_execution(self, execution_id: str) -> Execution | None:
+        """The latest saved execution (strongly consistent), or None."""
+        item = self._get_item(_exec_key(execution_id))
+        if item is None:
+            return None
+        execution = Execution.model_validate_json(item["doc"]["S"])
+        execution.version = int(item["version"]["N"])
+        return execution
+
+    def save_execution(self, execution: Execution, ledger: CapacityLedger | None = None) -> None:
+        """Save if nobody saved since we loaded (and the ledger too, atomically); bump the versions."""
+        new_version = execution.version + 1
+        put = {
+            "TableName": self._table,
+            "Item": self._execution_item(execution, new_version),
+            "ConditionExpression": "version = :v",
+            "ExpressionAttributeValues": {":v": {"N": str(execution.version)}},
+        }
+        try:
+            if ledger is None:
+                self._db.put_item(**put)
+            else:
+                self._db.transact_write_items(TransactItems=[{"Put": put}, {"Put": self._ledger_put(ledger)}])
+        except ClientError as err:
+            if _is_condition_failure(err):
+                raise ConcurrentUpdate(execution.execution_id) from err
+            raise StoreError(str(err)) from err
+        execution.version = new_version
+        if ledger is not None:
+            ledger.version += 1
+
+    def active_execution_ids(self) -> list[str]:
+        """Ids of every execution not yet terminal (sparse index: terminal items leave it)."""
+        ids: list[str] = []
+        paginator = self._db.get_paginator("query")
+        for page in paginator.paginate(
+            TableName=self._table,
+            IndexName=ACTIVE_INDEX,
+            KeyConditionExpression="activeShard = :a",
+            ExpressionAttributeValues={":a": {"S": ACTIVE_SHARD}},
+            ProjectionExpression="pk",
+        ):
+            ids.extend(item["pk"]["S"].removeprefix("EXEC#") for item in page["Items"])
+        return ids
+
+    # --- capacity ledger --------------------------------------------------------------------------------
+
+    def load_ledger(self, account_id: str, region: str) -> CapacityLedger:
+        """The capacity ledger of an account+region (empty, version 0, if never written)."""
+        item = self._get_item(_ledger_key(account_id, region))
+        if item is None:
+            return CapacityLedger(account_id=account_id, region=region)
+        ledger = CapacityLedger.model_validate_json(item["doc"]["S"])
+        ledger.version = int(item["version"]["N"])
+        return ledger
+
+    def save_ledger(self, ledger: CapacityLedger) -> None:
+        """Save the ledger alone, with the same optimistic locking."""
+        try:
+            self._db.put_item(**self._ledger_put(ledger))
+        except ClientError as err:
+            if _is_condition_failure(err):
+                raise ConcurrentUpdate(f"{ledger.account_id}#{ledger.region}") from err
+            raise StoreError(str(err)) from err
+        ledger.version += 1
+
+    # --- ownership index ------------------------------------------------------------------------------
+
+    def put_owner(self, kind: str, resource_id: str, owner: dict[str, str]) -> None:
+        """Remember which execution owns a DRS job or SSM run, so AWS's own events can be routed back."""
+        self._put_doc(f"{kind}#{resource_id}", "OWNER", owner)
+
+    def get_owner(self, kind: str, resource_id: str) -> dict[str, str] | None:
+        """Owner of a DRS job or SSM run, or None if it is not ours."""
+        return self._get_doc(f"{kind}#{resource_id}", "OWNER")
+
+    # --- helpers ------------------------------------------------------------------------------------------
+
+    def _ledger_put(self, ledger: CapacityLedger) -> dict[str, Any]:
+        key = _ledger_key(ledger.account_id, ledger.region)
+        doc = ledger.model_dump_json(by_alias=True, exclude={"version"})
+        return {
+            "TableName": self._table,
+            "Item": {**key, "doc": {"S": doc}, "version": {"N": str(ledger.version + 1)}},
+            "ConditionExpression": "attribute_not_exists(pk) OR version = :v",
+            "ExpressionAttributeValues": {":v": {"N": str(ledger.version)}},
+        }
+
+    def _execution_item(self, execution: Execution, version: int) -> dict[str, Any]:
+        item = {
+            **_exec_key(execution.execution_id),
+            "doc": {"S": execution.model_dump_json(by_alias=True, exclude={"version"})},
+            "version": {"N": str(version)},
+            "status": {"S": str(execution.status)},
+            "planId": {"S": execution.plan.id},
+            "executionType": {"S": str(execution.execution_type)},
+        }
+        if not execution.status.terminal:
+            item["activeShard"] = {"S": ACTIVE_SHARD}
+        return item
+
+    def _put_doc(self, pk: str, sk: str, doc: dict[str, Any]) -> None:
+        try:
+            self._db.put_item(TableName=self._table, Item={**_key(pk, sk), "doc": {"S": json.dumps(doc)}})
+        except ClientError as err:
+            raise StoreError(str(err)) from err
+
+    def _get_doc(self, pk: str, sk: str) -> dict[str, Any] | None:
+        item = self._get_item(_key(pk, sk))
+        return json.loads(item["doc"]["S"]) if item else None
+
+    def _get_item(self, key: dict[str, Any]) -> dict[str, Any] | None:
+        try:
+            response = self._db.get_item(TableName=self._table, Key=key, ConsistentRead=True)
+        except ClientError as err:
+            raise StoreError(str(err)) from err
+        item: dict[str, Any] | None = response.get("Item")
+        return item

@@ -1,0 +1,700 @@
+"""The decision core: `decide(execution, message, now)` -> new execution + events to publish.
+
+Pure: no boto3, no clock, no I/O. Every message is idempotent against the state it is applied to,
+so duplicated, late and reordered deliveries are no-ops, and the Tick repairs what lost ones left.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from drwave.core import messages as m
+from drwave.core.capacity import split_into_chunks
+from drwave.models.events import (
+    DrsJobStarted,
+    EventDetail,
+    ExecutionFinished,
+    ExecutionStarted,
+    WaveActionsRequested,
+    WaveCompleted,
+    WaveFailed,
+    WaveGateWaiting,
+    WaveStartRequested,
+)
+from drwave.models.execution import (
+    ActionRun,
+    ActionStatus,
+    Chunk,
+    ChunkStatus,
+    Execution,
+    ExecutionStatus,
+    LaunchStatus,
+    ServerState,
+    TimelineEntry,
+    WaveState,
+    WaveStatus,
+)
+from drwave.models.plan import FailurePolicy, ImpactLevel, Wave
+
+# A launch token older than this without a job is presumed lost (its Lambda timed out or crashed).
+LAUNCH_LEASE = timedelta(minutes=2)
+# How long a requested step may stay unacknowledged before the tick asks again.
+RETRY_AFTER = timedelta(seconds=30)
+HALT_CANCEL = "CANCEL"
+HALT_FAILURE = "FAILURE"
+
+
+@dataclass
+class Decision:
+    """The new state and the events that must be published after it is saved."""
+
+    execution: Execution
+    events: list[EventDetail] = field(default_factory=list)
+    changed: bool = False
+
+
+class _Ctx:
+    """Mutable scratchpad for one decision: the copy being changed, the events, and `now`."""
+
+    def __init__(self, execution: Execution, now: datetime) -> None:
+        self.exe = execution
+        self.now = now
+        self.events: list[EventDetail] = []
+        self.changed = False
+
+    def log(self, event: str, wave_id: str | None = None, detail: str = "") -> None:
+        self.exe.timeline.append(TimelineEntry(at=self.now, event=event, wave_id=wave_id, detail=detail))
+        self.changed = True
+
+    def emit(self, event: EventDetail) -> None:
+        self.events.append(event)
+        self.changed = True
+
+    def wave(self, wave_id: str) -> WaveState | None:
+        return self.exe.waves.get(wave_id)
+
+    def spec(self, wave_id: str) -> Wave:
+        return self.exe.plan.wave(wave_id)
+
+
+def decide(execution: Execution, message: m.Message, now: datetime) -> Decision:
+    """Apply one message to an execution; the input is never mutated."""
+    if execution.status.terminal:
+        return Decision(execution)
+    ctx = _Ctx(execution.model_copy(deep=True), now)
+    _HANDLERS[type(message)](ctx, message)
+    _refresh_status(ctx)
+    if not ctx.changed:
+        return Decision(execution)
+    return Decision(ctx.exe, ctx.events, True)
+
+
+# --- planner: dependency graph, gates, halting ------------------------------------------------------
+
+
+def _on_start(ctx: _Ctx, _: m.Start) -> None:
+    if ctx.exe.status is not ExecutionStatus.PENDING:
+        return
+    ctx.exe.status = ExecutionStatus.RUNNING
+    ctx.exe.started_at = ctx.now
+    ctx.log("EXECUTION_STARTED", detail=f"{ctx.exe.execution_type} of plan {ctx.exe.plan.id}")
+    ctx.emit(
+        ExecutionStarted(
+            execution_id=ctx.exe.execution_id,
+            plan_id=ctx.exe.plan.id,
+            execution_type=ctx.exe.execution_type,
+            wave_count=len(ctx.exe.plan.waves),
+        )
+    )
+    _advance(ctx)
+
+
+def _on_wave_finished(ctx: _Ctx, _: m.WaveFinished) -> None:
+    _advance(ctx)
+
+
+def _advance(ctx: _Ctx) -> None:
+    """Open every wave whose dependencies completed; skip those that can never run."""
+    if ctx.exe.status is ExecutionStatus.PENDING:
+        return
+    progressed = True
+    while progressed:  # skipping one wave can make its dependants skippable: iterate to a fixpoint
+        progressed = False
+        for spec in ctx.exe.plan.waves:
+            state = ctx.exe.waves[spec.id]
+            if state.status is not WaveStatus.PENDING:
+                continue
+            if ctx.exe.halt:
+                _close_unstarted(ctx, state)
+                progressed = True
+                continue
+            deps = [ctx.exe.waves[d] for d in spec.depends_on]
+            blocked = [d for d in deps if d.status.terminal and not d.status.succeeded]
+            if blocked:
+                _end_wave(ctx, state, WaveStatus.SKIPPED, f"dependency {blocked[0].wave_id} {blocked[0].status}")
+                progressed = True
+            elif all(d.status.succeeded for d in deps):
+                _open_wave(ctx, state, spec)
+                progressed = True
+    _finish_if_done(ctx)
+
+
+def _open_wave(ctx: _Ctx, state: WaveState, spec: Wave) -> None:
+    if spec.pause_before_wave is not None and state.approved_by is None:
+        state.status = WaveStatus.WAITING_APPROVAL
+        state.gate_opened_at = ctx.now
+        timeout_at = ctx.now + timedelta(minutes=spec.pause_before_wave.timeout_minutes)
+        ctx.log("GATE_WAITING", spec.id, f"approval needed before {timeout_at:%H:%M:%S}")
+        ctx.emit(
+            WaveGateWaiting(
+                execution_id=ctx.exe.execution_id,
+                wave_id=spec.id,
+                timeout_at=timeout_at,
+                message=spec.pause_before_wave.message,
+            )
+        )
+        return
+    state.started_at = ctx.now
+    if spec.pre_actions:
+        state.status = WaveStatus.PRE_ACTIONS
+        _request_actions(ctx, state, spec, "pre")
+    else:
+        _request_launch(ctx, state)
+
+
+def _on_gate_approved(ctx: _Ctx, msg: m.GateApproved) -> None:
+    state = ctx.wave(msg.wave_id)
+    if state is None or state.status is not WaveStatus.WAITING_APPROVAL:
+        return
+    state.approved_by = msg.approved_by
+    ctx.log("GATE_APPROVED", state.wave_id, f"by {msg.approved_by}")
+    if ctx.exe.halt:
+        _close_unstarted(ctx, state)
+    else:
+        _open_wave(ctx, state, ctx.spec(state.wave_id))
+    _finish_if_done(ctx)
+
+
+def _on_cancel(ctx: _Ctx, msg: m.CancelRequested) -> None:
+    if ctx.exe.halt == HALT_CANCEL:
+        return
+    ctx.exe.halt = HALT_CANCEL
+    ctx.log("CANCEL_REQUESTED", detail=f"by {msg.requested_by}")
+    for state in ctx.exe.waves.values():
+        if state.status in (WaveStatus.PENDING, WaveStatus.WAITING_APPROVAL):
+            _close_unstarted(ctx, state)
+        elif state.status is WaveStatus.LAUNCHING:
+            _abandon_waiting_chunks(ctx, state, "execution cancelled")
+            _check_wave(ctx, state)
+        elif state.status is WaveStatus.PRE_ACTIONS:
+            _check_wave(ctx, state)
+    _finish_if_done(ctx)
+
+
+def _close_unstarted(ctx: _Ctx, state: WaveState) -> None:
+    """End a wave that never started because the execution is halting."""
+    if ctx.exe.halt == HALT_CANCEL:
+        _end_wave(ctx, state, WaveStatus.CANCELLED, "execution cancelled before the wave started")
+    else:
+        _end_wave(ctx, state, WaveStatus.SKIPPED, "execution stopped after a failure")
+
+
+def _finish_if_done(ctx: _Ctx) -> None:
+    exe = ctx.exe
+    if any(not w.status.terminal for w in exe.waves.values()) or _jobs_in_flight(exe):
+        return
+    statuses = {w.status for w in exe.waves.values()}
+    if exe.halt == HALT_CANCEL:
+        final = ExecutionStatus.CANCELLED
+    elif WaveStatus.FAILED in statuses or WaveStatus.SKIPPED in statuses:
+        final = ExecutionStatus.FAILED
+    elif WaveStatus.COMPLETED_WITH_WARNINGS in statuses:
+        final = ExecutionStatus.COMPLETED_WITH_WARNINGS
+    else:
+        final = ExecutionStatus.COMPLETED
+    exe.status = final
+    exe.ended_at = ctx.now
+    ctx.log("EXECUTION_FINISHED", detail=str(final))
+    ctx.emit(
+        ExecutionFinished(
+            execution_id=exe.execution_id,
+            execution_type=exe.execution_type,
+            status=final,
+            started_at=exe.started_at,
+            ended_at=ctx.now,
+        )
+    )
+
+
+def _jobs_in_flight(exe: Execution) -> bool:
+    return any(c.status in (ChunkStatus.STARTING, ChunkStatus.STARTED) for w in exe.waves.values() for c in w.chunks)
+
+
+def _refresh_status(ctx: _Ctx) -> None:
+    """Derive RUNNING / PAUSED / CANCELLING from the waves (terminal statuses are set explicitly)."""
+    exe = ctx.exe
+    if exe.status.terminal or exe.status is ExecutionStatus.PENDING:
+        return
+    waves = exe.waves.values()
+    if exe.halt == HALT_CANCEL:
+        status = ExecutionStatus.CANCELLING
+    elif any(w.status is WaveStatus.WAITING_APPROVAL for w in waves) and not any(w.status.active for w in waves):
+        status = ExecutionStatus.PAUSED
+    else:
+        status = ExecutionStatus.RUNNING
+    if status is not exe.status:
+        exe.status = status
+        ctx.changed = True
+
+
+# --- wave lifecycle: actions -> launch -> results -> completion ------------------------------------------
+
+
+def _request_actions(ctx: _Ctx, state: WaveState, spec: Wave, phase: str) -> None:
+    state.action_runs(phase).clear()
+    state.action_runs(phase).update({a.name: ActionRun(name=a.name) for a in spec.actions(phase)})
+    ctx.log("ACTIONS_REQUESTED", state.wave_id, f"{phase}: {', '.join(a.name for a in spec.actions(phase))}")
+    ctx.emit(WaveActionsRequested(execution_id=ctx.exe.execution_id, wave_id=state.wave_id, phase=phase))
+
+
+def _request_launch(ctx: _Ctx, state: WaveState) -> None:
+    state.status = WaveStatus.LAUNCHING
+    state.launch_requested_at = ctx.now
+    ctx.log("WAVE_LAUNCH_REQUESTED", state.wave_id)
+    ctx.emit(WaveStartRequested(execution_id=ctx.exe.execution_id, wave_id=state.wave_id))
+
+
+def _on_servers_resolved(ctx: _Ctx, msg: m.ServersResolved) -> None:
+    state = ctx.wave(msg.wave_id)
+    if state is None or state.status is not WaveStatus.LAUNCHING or state.servers_resolved:
+        return
+    spec = ctx.spec(msg.wave_id)
+    state.servers_resolved = True
+    state.servers = {
+        sid: ServerState(source_server_id=sid, impact=spec.impact_of(sid)) for sid in msg.source_server_ids
+    }
+    state.chunks = [
+        Chunk(index=i, source_server_ids=ids)
+        for i, ids in enumerate(split_into_chunks(msg.source_server_ids, msg.chunk_size))
+    ]
+    ctx.log(
+        "SERVERS_RESOLVED",
+        state.wave_id,
+        f"{len(msg.source_server_ids)} servers in {len(state.chunks)} job(s)",
+    )
+    if ctx.exe.halt == HALT_CANCEL:
+        _abandon_waiting_chunks(ctx, state, "execution cancelled")
+    _check_wave(ctx, state)
+
+
+def _on_resolution_failed(ctx: _Ctx, msg: m.ResolutionFailed) -> None:
+    state = ctx.wave(msg.wave_id)
+    if state is None or state.status is not WaveStatus.LAUNCHING or state.servers_resolved:
+        return
+    _fail_wave(ctx, state, msg.reason)
+
+
+def _chunk(ctx: _Ctx, wave_id: str, index: int) -> tuple[WaveState, Chunk] | None:
+    state = ctx.wave(wave_id)
+    if state is None or not 0 <= index < len(state.chunks):
+        return None
+    return state, state.chunks[index]
+
+
+def _on_chunk_starting(ctx: _Ctx, msg: m.ChunkStarting) -> None:
+    found = _chunk(ctx, msg.wave_id, msg.index)
+    if found is None or ctx.exe.halt == HALT_CANCEL:
+        return
+    state, chunk = found
+    if state.status is not WaveStatus.LAUNCHING or chunk.status not in (
+        ChunkStatus.WAITING,
+        ChunkStatus.STARTING,
+    ):
+        return
+    chunk.status = ChunkStatus.STARTING
+    chunk.launch_token = msg.launch_token
+    chunk.starting_at = ctx.now
+    chunk.attempts += 1
+    ctx.changed = True
+
+
+def _on_chunk_started(ctx: _Ctx, msg: m.ChunkStarted) -> None:
+    found = _chunk(ctx, msg.wave_id, msg.index)
+    if found is None:
+        return
+    state, chunk = found
+    if chunk.status not in (ChunkStatus.WAITING, ChunkStatus.STARTING):
+        return  # a duplicate: the chunk already has its job
+    chunk.status = ChunkStatus.STARTED
+    chunk.job_id = msg.job_id
+    chunk.started_at = ctx.now
+    chunk.last_error = None
+    for sid in chunk.source_server_ids:
+        server = state.servers[sid]
+        server.job_id = msg.job_id
+        server.launch_status = LaunchStatus.IN_PROGRESS
+        server.updated_at = ctx.now
+    ctx.log("DRS_JOB_STARTED", state.wave_id, f"{msg.job_id}: {len(chunk.source_server_ids)} servers")
+    ctx.emit(
+        DrsJobStarted(
+            execution_id=ctx.exe.execution_id,
+            wave_id=state.wave_id,
+            job_id=msg.job_id,
+            chunk_index=msg.index,
+            server_count=len(chunk.source_server_ids),
+        )
+    )
+
+
+def _on_chunk_deferred(ctx: _Ctx, msg: m.ChunkDeferred) -> None:
+    found = _chunk(ctx, msg.wave_id, msg.index)
+    if found is None:
+        return
+    state, chunk = found
+    if chunk.status not in (ChunkStatus.WAITING, ChunkStatus.STARTING):
+        return
+    first_time = chunk.last_error is None
+    chunk.status = ChunkStatus.WAITING
+    chunk.launch_token = None
+    chunk.starting_at = None
+    chunk.last_error = msg.reason
+    ctx.changed = True
+    if state.status is not WaveStatus.LAUNCHING or ctx.exe.halt == HALT_CANCEL:
+        # Nobody will launch it any more: the wave ended or the execution is being cancelled.
+        _abandon_waiting_chunks(ctx, state, msg.reason)
+        _check_wave(ctx, state)
+        _finish_if_done(ctx)
+    elif first_time:
+        ctx.log("CHUNK_WAITING", state.wave_id, f"chunk {msg.index}: {msg.reason}")
+
+
+def _on_chunk_rejected(ctx: _Ctx, msg: m.ChunkRejected) -> None:
+    found = _chunk(ctx, msg.wave_id, msg.index)
+    if found is None:
+        return
+    state, chunk = found
+    if chunk.status not in (ChunkStatus.WAITING, ChunkStatus.STARTING):
+        return
+    chunk.status = ChunkStatus.ABANDONED
+    chunk.last_error = msg.reason
+    for sid in chunk.source_server_ids:
+        server = state.servers[sid]
+        server.launch_status = LaunchStatus.FAILED
+        server.error = f"DRS rejected the job: {msg.reason}"
+        server.updated_at = ctx.now
+    ctx.log("CHUNK_REJECTED", state.wave_id, f"chunk {msg.index}: {msg.reason}")
+    _check_wave(ctx, state)
+    _finish_if_done(ctx)
+
+
+def _on_server_result(ctx: _Ctx, msg: m.ServerResult) -> None:
+    found = ctx.exe.wave_for_job(msg.job_id)
+    if found is None:
+        return  # a job we have not recorded yet: the reconciler repairs it once the job is adopted
+    state, chunk = found
+    if _apply_server_result(ctx, state, msg):
+        _end_chunk_if_done(ctx, state, chunk)
+        _check_wave(ctx, state)
+        _finish_if_done(ctx)
+
+
+def _apply_server_result(ctx: _Ctx, state: WaveState, msg: m.ServerResult) -> bool:
+    server = state.servers.get(msg.source_server_id)
+    if server is None or server.job_id != msg.job_id:
+        return False
+    changed = False
+    if not server.launch_status.final and msg.launch_status != server.launch_status:
+        server.launch_status = msg.launch_status
+        server.error = msg.error
+        changed = True
+        if msg.launch_status.final:
+            ctx.log(f"SERVER_{msg.launch_status}", state.wave_id, msg.source_server_id)
+    if msg.recovery_instance_id and server.recovery_instance_id != msg.recovery_instance_id:
+        server.recovery_instance_id = msg.recovery_instance_id
+        changed = True
+    if msg.error and server.launch_status is LaunchStatus.FAILED and server.error != msg.error:
+        server.error = msg.error
+        changed = True
+    if changed:
+        server.updated_at = ctx.now
+        ctx.changed = True
+    return changed
+
+
+def _on_job_observed(ctx: _Ctx, msg: m.JobObserved) -> None:
+    found = ctx.exe.wave_for_job(msg.job_id)
+    if found is None:
+        return
+    state, chunk = found
+    if chunk.job_status != msg.status:
+        chunk.job_status = msg.status
+        ctx.changed = True
+    for result in msg.servers:
+        _apply_server_result(ctx, state, result)
+    if msg.status == "COMPLETED":
+        # DRS says the job is over: a server it never reported as launched did not launch.
+        for sid in chunk.source_server_ids:
+            if not state.servers[sid].launch_status.final:
+                _apply_server_result(
+                    ctx,
+                    state,
+                    m.ServerResult(msg.job_id, sid, LaunchStatus.FAILED, error="job completed without launching it"),
+                )
+    _end_chunk_if_done(ctx, state, chunk)
+    _check_wave(ctx, state)
+    _finish_if_done(ctx)
+
+
+def _end_chunk_if_done(ctx: _Ctx, state: WaveState, chunk: Chunk) -> None:
+    if chunk.status is ChunkStatus.STARTED and all(
+        state.servers[s].launch_status.final for s in chunk.source_server_ids
+    ):
+        chunk.status = ChunkStatus.ENDED
+        chunk.ended_at = ctx.now
+        ctx.changed = True
+
+
+def _abandon_waiting_chunks(ctx: _Ctx, state: WaveState, reason: str) -> None:
+    for chunk in state.chunks:
+        if chunk.status is ChunkStatus.WAITING:
+            chunk.status = ChunkStatus.ABANDONED
+            chunk.last_error = reason
+            for sid in chunk.source_server_ids:
+                state.servers[sid].error = f"not launched: {reason}"
+            ctx.changed = True
+
+
+def _check_wave(ctx: _Ctx, state: WaveState) -> None:
+    """Move a wave forward once everything it waits for has finished."""
+    if state.status is WaveStatus.PRE_ACTIONS:
+        _check_actions(ctx, state, "pre")
+    elif state.status is WaveStatus.LAUNCHING:
+        _check_launch(ctx, state)
+    elif state.status is WaveStatus.POST_ACTIONS:
+        _check_actions(ctx, state, "post")
+
+
+def _check_launch(ctx: _Ctx, state: WaveState) -> None:
+    if not state.servers_resolved or any(
+        c.status in (ChunkStatus.WAITING, ChunkStatus.STARTING, ChunkStatus.STARTED) for c in state.chunks
+    ):
+        return
+    if ctx.exe.halt == HALT_CANCEL:
+        launched = sum(s.launch_status is LaunchStatus.LAUNCHED for s in state.servers.values())
+        _end_wave(ctx, state, WaveStatus.CANCELLED, f"cancelled; {launched} server(s) had launched")
+        return
+    failed = [s for s in state.servers.values() if s.launch_status is LaunchStatus.FAILED]
+    critical = [s.source_server_id for s in failed if s.impact is ImpactLevel.CRITICAL]
+    if critical:
+        _fail_wave(ctx, state, f"{len(critical)} critical server(s) failed to launch: {', '.join(critical[:5])}")
+        return
+    for server in failed:
+        state.warnings.append(f"optional server {server.source_server_id} failed to launch")
+    spec = ctx.spec(state.wave_id)
+    if spec.post_actions:
+        state.status = WaveStatus.POST_ACTIONS
+        _request_actions(ctx, state, spec, "post")
+    else:
+        _complete_wave(ctx, state)
+
+
+def _on_actions_claimed(ctx: _Ctx, msg: m.ActionsClaimed) -> None:
+    state = ctx.wave(msg.wave_id)
+    if state is None or state.status is not _PHASE_STATUS[msg.phase]:
+        return
+    for run in state.action_runs(msg.phase).values():
+        if run.status is ActionStatus.PENDING:
+            run.status = ActionStatus.RUNNING
+            run.started_at = ctx.now
+            ctx.changed = True
+
+
+def _on_actions_started(ctx: _Ctx, msg: m.ActionsStarted) -> None:
+    state = ctx.wave(msg.wave_id)
+    if state is None:
+        return
+    runs = state.action_runs(msg.phase)
+    for name, command_id in msg.runs.items():
+        run = runs.get(name)
+        if run is not None and run.status is ActionStatus.RUNNING and run.command_id is None:
+            run.command_id = command_id
+            ctx.log("ACTION_STARTED", state.wave_id, f"{msg.phase} {name}: {command_id}")
+
+
+_PHASE_STATUS = {"pre": WaveStatus.PRE_ACTIONS, "post": WaveStatus.POST_ACTIONS}
+
+
+def _on_action_result(ctx: _Ctx, msg: m.ActionResult) -> None:
+    state = ctx.wave(msg.wave_id)
+    if state is None:
+        return
+    run = next((r for r in state.action_runs(msg.phase).values() if r.command_id == msg.command_id), None)
+    if run is None or run.status.final:
+        return
+    run.status = msg.status
+    run.error = msg.error
+    run.ended_at = ctx.now
+    ctx.log(
+        f"ACTION_{msg.status}",
+        state.wave_id,
+        f"{msg.phase} {run.name}" + (f": {msg.error}" if msg.error else ""),
+    )
+    _check_wave(ctx, state)
+    _finish_if_done(ctx)
+
+
+def _check_actions(ctx: _Ctx, state: WaveState, phase: str) -> None:
+    runs = state.action_runs(phase)
+    if any(not r.status.final for r in runs.values()):
+        return
+    spec = ctx.spec(state.wave_id)
+    policies = {a.name: a.on_failure for a in spec.actions(phase)}
+    failed = [r for r in runs.values() if r.status is not ActionStatus.SUCCEEDED]
+    stopping = [r.name for r in failed if policies[r.name] is FailurePolicy.STOP]
+    if stopping:
+        _fail_wave(ctx, state, f"{phase}-action {stopping[0]} {runs[stopping[0]].status}")
+        return
+    state.warnings.extend(f"{phase}-action {r.name} {r.status} (onFailure CONTINUE)" for r in failed)
+    if phase == "post":
+        _complete_wave(ctx, state)
+    elif ctx.exe.halt:
+        _close_unstarted(ctx, state)
+    else:
+        _request_launch(ctx, state)
+
+
+def _complete_wave(ctx: _Ctx, state: WaveState) -> None:
+    status = WaveStatus.COMPLETED_WITH_WARNINGS if state.warnings else WaveStatus.COMPLETED
+    _end_wave(ctx, state, status, "; ".join(state.warnings) or None)
+
+
+def _fail_wave(ctx: _Ctx, state: WaveState, reason: str) -> None:
+    _abandon_waiting_chunks(ctx, state, f"wave failed: {reason}")
+    _end_wave(ctx, state, WaveStatus.FAILED, reason)
+    if ctx.spec(state.wave_id).failure_policy is FailurePolicy.STOP and not ctx.exe.halt:
+        ctx.exe.halt = HALT_FAILURE
+        ctx.log("EXECUTION_STOPPING", state.wave_id, "failure policy STOP: no further waves start")
+
+
+def _end_wave(ctx: _Ctx, state: WaveState, status: WaveStatus, reason: str | None) -> None:
+    state.status = status
+    state.reason = reason
+    state.ended_at = ctx.now
+    ctx.log(f"WAVE_{status}", state.wave_id, reason or "")
+    exe_id = ctx.exe.execution_id
+    if status.succeeded:
+        servers = state.servers.values()
+        ctx.emit(
+            WaveCompleted(
+                execution_id=exe_id,
+                wave_id=state.wave_id,
+                status=status,
+                launched=sum(s.launch_status is LaunchStatus.LAUNCHED for s in servers),
+                failed=sum(s.launch_status is LaunchStatus.FAILED for s in servers),
+            )
+        )
+    else:
+        ctx.emit(WaveFailed(execution_id=exe_id, wave_id=state.wave_id, status=status, reason=reason or ""))
+
+
+# --- time: gates, timeouts and self-repair ------------------------------------------------------------
+
+
+def _on_tick(ctx: _Ctx, _: m.Tick) -> None:
+    for spec in ctx.exe.plan.waves:
+        state = ctx.exe.waves[spec.id]
+        if state.status is WaveStatus.WAITING_APPROVAL and spec.pause_before_wave and state.gate_opened_at:
+            if ctx.now >= state.gate_opened_at + timedelta(minutes=spec.pause_before_wave.timeout_minutes):
+                _fail_wave(ctx, state, f"approval gate timed out after {spec.pause_before_wave.timeout_minutes} min")
+        elif state.status.active and state.started_at:
+            if ctx.now >= state.started_at + timedelta(minutes=spec.timeout_minutes):
+                _fail_wave(ctx, state, f"wave timed out after {spec.timeout_minutes} min")
+            else:
+                _time_out_actions(ctx, state, spec)
+        _repair_requests(ctx, state)
+    _advance(ctx)
+
+
+def _time_out_actions(ctx: _Ctx, state: WaveState, spec: Wave) -> None:
+    if state.status not in (WaveStatus.PRE_ACTIONS, WaveStatus.POST_ACTIONS):
+        return
+    phase = "pre" if state.status is WaveStatus.PRE_ACTIONS else "post"
+    limits = {a.name: a.timeout_seconds for a in spec.actions(phase)}
+    for run in state.action_runs(phase).values():
+        if (
+            run.status is ActionStatus.RUNNING
+            and run.started_at
+            and ctx.now >= run.started_at + timedelta(seconds=limits[run.name])
+        ):
+            run.status = ActionStatus.TIMED_OUT
+            run.error = f"no result within {limits[run.name]} s"
+            run.ended_at = ctx.now
+            ctx.log("ACTION_TIMED_OUT", state.wave_id, f"{phase} {run.name}")
+    _check_wave(ctx, state)
+
+
+def _repair_requests(ctx: _Ctx, state: WaveState) -> None:
+    """Ask again for a step whose request or acknowledgement may have been lost."""
+    if needs_launch_attempt(state, ctx.now):
+        if state.launch_requested_at is None or ctx.now - state.launch_requested_at >= RETRY_AFTER:
+            state.launch_requested_at = ctx.now
+            ctx.emit(WaveStartRequested(execution_id=ctx.exe.execution_id, wave_id=state.wave_id))
+    elif state.status in (WaveStatus.PRE_ACTIONS, WaveStatus.POST_ACTIONS):
+        phase = "pre" if state.status is WaveStatus.PRE_ACTIONS else "post"
+        if any(r.status is ActionStatus.PENDING for r in state.action_runs(phase).values()):
+            ctx.emit(WaveActionsRequested(execution_id=ctx.exe.execution_id, wave_id=state.wave_id, phase=phase))
+
+
+def needs_launch_attempt(state: WaveState, now: datetime) -> bool:
+    """True when the start-wave handler has work: unresolved servers, waiting chunks, or a lapsed lease."""
+    if any(lease_lapsed(c, now) for c in state.chunks):
+        return True  # even in an ended wave: the job may exist and must be found and tracked
+    if state.status is not WaveStatus.LAUNCHING:
+        return False
+    return not state.servers_resolved or any(c.status is ChunkStatus.WAITING for c in state.chunks)
+
+
+def lease_lapsed(chunk: Chunk, now: datetime) -> bool:
+    """True when a chunk's launch attempt is old enough to be presumed dead."""
+    return (
+        chunk.status is ChunkStatus.STARTING
+        and chunk.starting_at is not None
+        and now - chunk.starting_at >= LAUNCH_LEASE
+    )
+
+
+_HANDLERS: dict[type, Callable[[_Ctx, Any], None]] = {
+    m.Start: _on_start,
+    m.Tick: _on_tick,
+    m.GateApproved: _on_gate_approved,
+    m.CancelRequested: _on_cancel,
+    m.WaveFinished: _on_wave_finished,
+    m.ServersResolved: _on_servers_resolved,
+    m.ResolutionFailed: _on_resolution_failed,
+    m.ChunkStarting: _on_chunk_starting,
+    m.ChunkStarted: _on_chunk_started,
+    m.ChunkDeferred: _on_chunk_deferred,
+    m.ChunkRejected: _on_chunk_rejected,
+    m.ServerResult: _on_server_result,
+    m.JobObserved: _on_job_observed,
+    m.ActionsClaimed: _on_actions_claimed,
+    m.ActionsStarted: _on_actions_started,
+    m.ActionResult: _on_action_result,
+}
+
+
+_HOLDING = (ChunkStatus.STARTING, ChunkStatus.STARTED)
+
+
+def freed_chunks(before: Execution, after: Execution) -> list[tuple[str, int]]:
+    """(wave id, chunk index) of chunks that held DRS capacity before and no longer do."""
+    freed = []
+    for wave_id, wave in after.waves.items():
+        old = before.waves[wave_id].chunks
+        for chunk in wave.chunks:
+            if chunk.index < len(old) and old[chunk.index].status in _HOLDING and chunk.status not in _HOLDING:
+                freed.append((wave_id, chunk.index))
+    return freed

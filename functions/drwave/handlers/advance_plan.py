@@ -1,0 +1,38 @@
+"""Advance-plan: the dependency graph. Opens waves whose dependencies completed, honours gates,
+stops on failure, cancels, and finishes the execution.
+
+Triggered by "Wave Completed", "Wave Failed", "Wave Gate Approved" and "Execution Cancel Requested".
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from drwave.core import messages as m
+from drwave.handlers.common import InvalidEvent, apply, detail_of, logger
+from drwave.handlers.deps import Dependencies, default_dependencies
+from drwave.models.events import (
+    ExecutionCancelRequested,
+    WaveCompleted,
+    WaveFailed,
+    WaveGateApproved,
+    parse_detail,
+)
+
+
+@logger.inject_lambda_context(correlation_id_path="detail.executionId", clear_state=True)
+def handler(event: dict[str, Any], context: Any, deps: Dependencies | None = None) -> None:
+    """Translate the event into a planner message and apply it."""
+    deps = deps or default_dependencies()
+    detail = parse_detail(str(event.get("detail-type")), detail_of(event))
+    message: m.Message
+    match detail:
+        case WaveCompleted() | WaveFailed():
+            message = m.WaveFinished(detail.wave_id)
+        case WaveGateApproved():
+            message = m.GateApproved(detail.wave_id, detail.approved_by)
+        case ExecutionCancelRequested():
+            message = m.CancelRequested(detail.requested_by)
+        case _:
+            raise InvalidEvent(f"detail-type: advance-plan does not handle {detail.DETAIL_TYPE!r}")
+    apply(deps, detail.execution_id, [message])

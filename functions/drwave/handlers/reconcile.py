@@ -1,0 +1,59 @@
+"""Reconcile-jobs: the poll tick. Time-based decisions for every active execution, and one
+DescribeJobs per account+region for in-flight jobs, emitting "DRS Job State Change" only on change.
+
+This is the safety net for best-effort DRS events and for any event drwave lost itself.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Any
+
+from drwave.core import messages as m
+from drwave.core.observe import failure_reasons, job_changed, jobs_to_poll, newly_failed, observation, state_change
+from drwave.handlers.common import apply, logger
+from drwave.handlers.deps import Dependencies, default_dependencies
+from drwave.models.events import DrsJobStateChange
+from drwave.models.execution import Execution
+
+
+@logger.inject_lambda_context(clear_state=True)
+def handler(event: dict[str, Any], context: Any, deps: Dependencies | None = None) -> dict[str, int]:
+    """Entry point for the poll-tick schedule; returns counts for observability."""
+    deps = deps or default_dependencies()
+    executions: list[Execution] = []
+    for execution_id in deps.store.active_execution_ids():
+        decision = apply(deps, execution_id, [m.Tick()])
+        if decision is not None and not decision.execution.status.terminal:
+            executions.append(decision.execution)
+    changes = _poll_jobs(deps, executions)
+    deps.publisher.publish(changes)
+    logger.info("tick", active_executions=len(executions), job_changes=len(changes))
+    return {"activeExecutions": len(executions), "jobChanges": len(changes)}
+
+
+def _poll_jobs(deps: Dependencies, executions: list[Execution]) -> list[DrsJobStateChange]:
+    """One batched DescribeJobs per account+region; a change event per job whose state moved on."""
+    now = deps.now()
+    owners: dict[tuple[str, str], dict[str, Execution]] = defaultdict(dict)
+    for execution in executions:
+        for job_id in jobs_to_poll(execution, now, deps.poll_tick_seconds):
+            owners[(execution.account_id, execution.region)][job_id] = execution
+    changes: list[DrsJobStateChange] = []
+    for (account_id, region), by_job in owners.items():
+        gateway = deps.drs_for(account_id, region)
+        for job in gateway.describe_jobs(sorted(by_job)):
+            execution = by_job[job.job_id]
+            seen = observation(
+                job.job_id,
+                job.status,
+                ((s.source_server_id, s.launch_status, s.recovery_instance_id) for s in job.servers),
+            )
+            if not job_changed(execution, seen):
+                continue
+            # Only a newly failed server is worth reading the job log for: it says why.
+            reasons = (
+                failure_reasons(gateway.describe_job_log_items(job.job_id)) if newly_failed(execution, seen) else {}
+            )
+            changes.append(state_change(execution, seen, reasons))
+    return changes

@@ -1,0 +1,131 @@
+"""Start-wave: resolve a wave's servers and launch its DRS jobs, at most one job per chunk.
+
+Triggered by "Wave Start Requested" (from the planner, the tick, or capacity being released).
+"""
+
+from __future__ import annotations
+
+from contextlib import suppress
+from datetime import timedelta
+from typing import Any
+from uuid import uuid4
+
+from drwave.adapters.drs import DrsError, DrsGateway
+from drwave.adapters.store import ConcurrentUpdate
+from drwave.core import messages as m
+from drwave.core.capacity import add_waiter, admission_denial, chunk_key, reserve
+from drwave.core.decide import HALT_CANCEL, decide, lease_lapsed
+from drwave.core.servers import resolve_wave_servers
+from drwave.handlers.common import apply, detail_of, logger
+from drwave.handlers.deps import Dependencies, default_dependencies
+from drwave.models.events import WaveStartRequested
+from drwave.models.execution import ChunkStatus, Execution, WaveStatus
+
+TOKEN_TAG = "drwave:launch-token"
+RETRYABLE = frozenset({"ConflictException", "ServiceQuotaExceededException", "ThrottlingException"})
+
+
+@logger.inject_lambda_context(correlation_id_path="detail.executionId", clear_state=True)
+def handler(event: dict[str, Any], context: Any, deps: Dependencies | None = None) -> None:
+    """Entry point for "Wave Start Requested"."""
+    request = WaveStartRequested.model_validate(detail_of(event))
+    launch_wave(deps or default_dependencies(), request.execution_id, request.wave_id)
+
+
+def launch_wave(deps: Dependencies, execution_id: str, wave_id: str) -> None:
+    """Resolve servers if needed, then start every chunk that may start now, in order."""
+    execution = deps.store.load_execution(execution_id)
+    if execution is None or execution.status.terminal or wave_id not in execution.waves:
+        return
+    gateway = deps.drs_for(execution.account_id, execution.region)
+    if execution.waves[wave_id].status is WaveStatus.LAUNCHING and not execution.waves[wave_id].servers_resolved:
+        groups = [execution.protection_groups[g] for g in execution.plan.wave(wave_id).protection_group_ids]
+        inventory = gateway.describe_source_servers() if any(g.server_selection_tags for g in groups) else []
+        resolved = apply(deps, execution_id, [resolve_wave_servers(wave_id, groups, inventory)])
+        if resolved is None:
+            return
+        execution = resolved.execution
+    for chunk in list(execution.waves[wave_id].chunks):
+        if not _launch_chunk(deps, gateway, execution_id, wave_id, chunk.index):
+            break  # no capacity for this chunk means none for the next ones either
+
+
+def _launch_chunk(deps: Dependencies, gateway: DrsGateway, execution_id: str, wave_id: str, index: int) -> bool:
+    """Try to start one chunk's job; False when it must wait for capacity."""
+    execution = deps.store.load_execution(execution_id)
+    if execution is None:
+        return False
+    wave = execution.waves[wave_id]
+    chunk = wave.chunks[index]
+    if lease_lapsed(chunk, deps.now()) and chunk.launch_token and chunk.starting_at:
+        # An earlier attempt died after reserving: its job may exist. Adopt it rather than start a second.
+        job = gateway.find_job_by_tag(TOKEN_TAG, chunk.launch_token, chunk.starting_at - timedelta(minutes=5))
+        if job is not None:
+            _record_started(deps, execution, wave_id, index, job.job_id)
+            return True
+        if wave.status is not WaveStatus.LAUNCHING or execution.halt == HALT_CANCEL:
+            apply(
+                deps, execution_id, [m.ChunkDeferred(wave_id, index, "launch attempt lost; wave no longer launching")]
+            )
+            return True
+    elif chunk.status is not ChunkStatus.WAITING:
+        return True  # started, ended, or another invocation holds a live lease on it
+    if wave.status is not WaveStatus.LAUNCHING or execution.halt == HALT_CANCEL:
+        return True
+    token = _reserve(deps, execution_id, wave_id, index)
+    if token is None:
+        return False
+    servers = chunk.source_server_ids
+    tags = {
+        "drwave:execution-id": execution_id,
+        "drwave:wave-id": wave_id,
+        "drwave:chunk": str(index),
+        TOKEN_TAG: token,
+    }
+    try:
+        job = gateway.start_recovery(servers, is_drill=execution.is_drill, tags=tags)
+    except DrsError as err:
+        logger.warning("StartRecovery refused", execution_id=execution_id, wave_id=wave_id, code=err.code)
+        message = m.ChunkDeferred if err.code in RETRYABLE else m.ChunkRejected
+        apply(deps, execution_id, [message(wave_id, index, str(err))])
+        return message is m.ChunkRejected
+    _record_started(deps, execution, wave_id, index, job.job_id)
+    return True
+
+
+def _reserve(deps: Dependencies, execution_id: str, wave_id: str, index: int) -> str | None:
+    """Atomically reserve DRS capacity and mark the chunk STARTING; the launch token, or None if denied."""
+    while True:
+        execution = deps.store.load_execution(execution_id)
+        if execution is None:
+            return None
+        chunk = execution.waves[wave_id].chunks[index]
+        ledger = deps.store.load_ledger(execution.account_id, execution.region)
+        key = chunk_key(execution_id, wave_id, index)
+        denial = admission_denial(ledger, key, chunk.source_server_ids, deps.limits)
+        now = deps.now()
+        if denial:
+            logger.info("chunk waits for DRS capacity", execution_id=execution_id, wave_id=wave_id, reason=denial)
+            # The tick retries waiting chunks anyway; the waiter list only makes the retry prompt.
+            with suppress(ConcurrentUpdate):
+                deps.store.save_ledger(add_waiter(ledger, execution_id, wave_id, now))
+            apply(deps, execution_id, [m.ChunkDeferred(wave_id, index, denial)])
+            return None
+        token = uuid4().hex
+        decision = decide(execution, m.ChunkStarting(wave_id, index, token), now)
+        if not decision.changed:
+            return None
+        try:
+            deps.store.save_execution(
+                decision.execution, reserve(ledger, key, execution_id, wave_id, chunk.source_server_ids, now)
+            )
+        except ConcurrentUpdate:
+            continue
+        return token
+
+
+def _record_started(deps: Dependencies, execution: Execution, wave_id: str, index: int, job_id: str) -> None:
+    """Index the job for aws.drs events, then record it on the chunk."""
+    deps.store.put_owner("JOB", job_id, {"executionId": execution.execution_id, "waveId": wave_id})
+    apply(deps, execution.execution_id, [m.ChunkStarted(wave_id, index, job_id)])
+    logger.info("DRS job started", execution_id=execution.execution_id, wave_id=wave_id, job_id=job_id)

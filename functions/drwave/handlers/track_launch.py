@@ -1,0 +1,60 @@
+"""Track-launch: per-server launch results and job state changes -> wave completion.
+
+Triggered by AWS's "DRS Source Server Launch Result" (best effort) and by our own
+"DRS Job State Change" (derived by the reconciler when it sees a job change).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from drwave.core import messages as m
+from drwave.core.observe import job_observed, last_pending_in_chunk, observation
+from drwave.handlers.common import InvalidEvent, apply, detail_of, logger
+from drwave.handlers.deps import Dependencies, default_dependencies
+from drwave.models.events import DrsJobStateChange
+from drwave.models.execution import LaunchStatus
+
+LAUNCH_STATES = {"RECOVERY_LAUNCH_SUCCEEDED": LaunchStatus.LAUNCHED, "RECOVERY_LAUNCH_FAILED": LaunchStatus.FAILED}
+
+
+@logger.inject_lambda_context(clear_state=True)
+def handler(event: dict[str, Any], context: Any, deps: Dependencies | None = None) -> None:
+    """Entry point for both event kinds."""
+    deps = deps or default_dependencies()
+    if event.get("source") == "aws.drs":
+        _on_launch_result(deps, event)
+    else:
+        change = DrsJobStateChange.model_validate(detail_of(event))
+        logger.append_keys(correlation_id=change.execution_id)
+        apply(deps, change.execution_id, [job_observed(change)])
+
+
+def _on_launch_result(deps: Dependencies, event: dict[str, Any]) -> None:
+    detail = detail_of(event)
+    job_id, state, resources = detail.get("job-id"), detail.get("state"), event.get("resources") or []
+    if not job_id or state not in LAUNCH_STATES or not resources:
+        raise InvalidEvent("detail.job-id, detail.state and resources[0] are required")
+    owner = deps.store.get_owner("JOB", job_id)
+    if owner is None:
+        logger.info("launch result for a job drwave did not start", job_id=job_id)
+        return
+    execution_id = owner["executionId"]
+    logger.append_keys(correlation_id=execution_id)
+    server_id = str(resources[0]).rsplit("/", 1)[-1]
+    result = m.ServerResult(job_id, server_id, LAUNCH_STATES[state])
+    messages: list[m.Message] = [result]
+    execution = deps.store.load_execution(execution_id)
+    if execution is not None and last_pending_in_chunk(execution, result):
+        # The event carries no instance id; read the job once, before the wave may move on to post-actions.
+        gateway = deps.drs_for(execution.account_id, execution.region)
+        messages = [
+            observation(
+                job.job_id,
+                job.status,
+                ((s.source_server_id, s.launch_status, s.recovery_instance_id) for s in job.servers),
+            )
+            for job in gateway.describe_jobs([job_id])
+        ]
+        messages.append(result)
+    apply(deps, execution_id, messages)

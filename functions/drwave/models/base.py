@@ -1,0 +1,40 @@
+"""Shared pydantic configuration: camelCase on the wire, strict about unknown fields."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, PlainSerializer
+from pydantic.alias_generators import to_camel
+
+
+def _as_utc(value: datetime) -> datetime:
+    if value.tzinfo is None:
+        raise ValueError("timestamps must carry a timezone (ISO 8601 ending in Z)")
+    return value.astimezone(UTC)
+
+
+def iso_z(value: datetime) -> str:
+    """Format a timestamp the way AWS does: ISO 8601, UTC, ending in Z."""
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+# Every timestamp we store or publish is UTC and serialised with a trailing Z.
+UtcDatetime = Annotated[datetime, AfterValidator(_as_utc), PlainSerializer(iso_z, return_type=str)]
+
+
+class Model(BaseModel):
+    """Base for every drwave model: camelCase aliases, unknown fields rejected."""
+
+    model_config = ConfigDict(
+        alias_generator=to_camel,
+        populate_by_name=True,
+        extra="forbid",
+        validate_assignment=False,
+        frozen=False,
+    )
+
+    def to_wire(self) -> dict:
+        """JSON-compatible dict with camelCase keys."""
+        return self.model_dump(mode="json", by_alias=True, exclude_none=True)

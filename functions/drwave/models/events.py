@@ -1,0 +1,161 @@
+"""Versioned contracts of every event drwave publishes on its bus (source `drwave`)."""
+
+from __future__ import annotations
+
+from typing import ClassVar, Literal
+
+from pydantic import Field
+
+from drwave.models.base import Model, UtcDatetime
+from drwave.models.execution import ExecutionStatus, ExecutionType, LaunchStatus, WaveStatus
+
+EVENT_SOURCE = "drwave"
+
+
+class EventDetail(Model):
+    """Base of every event detail: the detail-type it travels under and its schema version."""
+
+    DETAIL_TYPE: ClassVar[str]
+    schema_version: Literal["1"] = "1"
+    execution_id: str = Field(min_length=1)
+
+
+class ExecutionRequested(EventDetail):
+    """Command: start an execution of a plan (from the API, CLI, a schedule or an alarm)."""
+
+    DETAIL_TYPE = "Execution Requested"
+    plan_id: str = Field(min_length=1)
+    execution_type: ExecutionType
+    started_by: str = "unknown"
+
+
+class ExecutionStarted(EventDetail):
+    """Notification: an execution was created and its first waves opened."""
+
+    DETAIL_TYPE = "Execution Started"
+    plan_id: str
+    execution_type: ExecutionType
+    wave_count: int
+
+
+class WaveGateWaiting(EventDetail):
+    """Notification: a wave waits for an operator's approval."""
+
+    DETAIL_TYPE = "Wave Gate Waiting"
+    wave_id: str
+    timeout_at: UtcDatetime
+    message: str = ""
+
+
+class WaveGateApproved(EventDetail):
+    """Command: approve a waiting wave's gate."""
+
+    DETAIL_TYPE = "Wave Gate Approved"
+    wave_id: str
+    approved_by: str = "unknown"
+
+
+class ExecutionCancelRequested(EventDetail):
+    """Command: stop starting waves and finish as CANCELLED once in-flight jobs end."""
+
+    DETAIL_TYPE = "Execution Cancel Requested"
+    requested_by: str = "unknown"
+
+
+class WaveActionsRequested(EventDetail):
+    """Command: run a wave's pre- or post-actions."""
+
+    DETAIL_TYPE = "Wave Actions Requested"
+    wave_id: str
+    phase: Literal["pre", "post"]
+
+
+class WaveStartRequested(EventDetail):
+    """Command: resolve a wave's servers and launch its DRS jobs (idempotent, retried by the tick)."""
+
+    DETAIL_TYPE = "Wave Start Requested"
+    wave_id: str
+
+
+class DrsJobStarted(EventDetail):
+    """Notification: a DRS recovery job was started for a chunk of a wave."""
+
+    DETAIL_TYPE = "DRS Job Started"
+    wave_id: str
+    job_id: str
+    chunk_index: int
+    server_count: int
+
+
+class ServerLaunch(Model):
+    """One participating server as observed in a DRS job."""
+
+    source_server_id: str
+    launch_status: LaunchStatus
+    recovery_instance_id: str | None = None
+    error: str | None = None
+
+
+class DrsJobStateChange(EventDetail):
+    """Derived by the reconciler (DRS has no job-level event): a job's observed state changed."""
+
+    DETAIL_TYPE = "DRS Job State Change"
+    wave_id: str
+    job_id: str
+    status: Literal["PENDING", "STARTED", "COMPLETED"]
+    servers: list[ServerLaunch]
+
+
+class WaveCompleted(EventDetail):
+    """Notification and trigger for the planner: a wave finished successfully (maybe with warnings)."""
+
+    DETAIL_TYPE = "Wave Completed"
+    wave_id: str
+    status: Literal[WaveStatus.COMPLETED, WaveStatus.COMPLETED_WITH_WARNINGS]
+    launched: int
+    failed: int
+
+
+class WaveFailed(EventDetail):
+    """Notification and trigger for the planner: a wave failed, was skipped or cancelled."""
+
+    DETAIL_TYPE = "Wave Failed"
+    wave_id: str
+    status: Literal[WaveStatus.FAILED, WaveStatus.SKIPPED, WaveStatus.CANCELLED]
+    reason: str
+
+
+class ExecutionFinished(EventDetail):
+    """Notification: the execution reached a terminal status."""
+
+    DETAIL_TYPE = "Execution Finished"
+    execution_type: ExecutionType
+    status: ExecutionStatus
+    started_at: UtcDatetime | None
+    ended_at: UtcDatetime
+
+
+PUBLISHED_EVENTS: tuple[type[EventDetail], ...] = (
+    ExecutionRequested,
+    ExecutionStarted,
+    WaveGateWaiting,
+    WaveGateApproved,
+    ExecutionCancelRequested,
+    WaveActionsRequested,
+    WaveStartRequested,
+    DrsJobStarted,
+    DrsJobStateChange,
+    WaveCompleted,
+    WaveFailed,
+    ExecutionFinished,
+)
+BY_DETAIL_TYPE: dict[str, type[EventDetail]] = {cls.DETAIL_TYPE: cls for cls in PUBLISHED_EVENTS}
+
+
+def parse_detail(detail_type: str, detail: dict) -> EventDetail:
+    """Validate an incoming detail against the model of its detail-type."""
+    try:
+        model = BY_DETAIL_TYPE[detail_type]
+    except KeyError:
+        raise ValueError(f"detail-type: unknown drwave event {detail_type!r}") from None
+    return model.model_validate(detail)

@@ -1,0 +1,155 @@
+"""Event router: delivers bus events to the functions whose template rules match, with AWS's
+delivery semantics (at least once, asynchronous) and optional faults."""
+
+from __future__ import annotations
+
+import importlib
+import json
+import random
+import uuid
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import partial
+from typing import Any
+
+from moto.events.models import EventPattern
+
+from drwave.models.base import iso_z
+from drwave_local.clock import VirtualClock
+from drwave_local.template import DRWAVE_BUS, Route, Template
+
+Handler = Callable[..., Any]
+# Lambda retries a failed asynchronous invocation twice, about a minute and then two minutes later.
+ASYNC_RETRY_DELAYS = (60.0, 120.0)
+
+
+@dataclass
+class Faults:
+    """Delivery faults to inject; probabilities per delivery, drawn from a seeded RNG."""
+
+    duplicate: float = 0.0
+    drop: float = 0.0
+    max_delay_seconds: float = 0.0  # extra random delay per delivery: reorders events in flight
+    crash_after_save: float = 0.0  # the handler saves its state, then dies before publishing
+    publish_failure: float = 0.0  # PutEvents reports a failed entry
+    seed: int = 0
+    # Losing the request that creates an execution is the caller's problem (the API returns 202 only
+    # after PutEvents succeeded and a DLQ keeps undeliverable events), so it is never dropped here.
+    never_drop: frozenset[str] = frozenset({"Execution Requested"})
+
+    def describe(self) -> str:
+        """Human-readable summary of the active faults."""
+        active = {k: v for k, v in vars(self).items() if k not in ("seed", "never_drop") and v}
+        return ", ".join(f"{k}={v}" for k, v in active.items()) or "none"
+
+
+@dataclass
+class DeliveryStats:
+    """What the router did, for reports and benchmarks."""
+
+    published: Counter[str] = field(default_factory=Counter)
+    invocations: Counter[str] = field(default_factory=Counter)
+    failures: Counter[str] = field(default_factory=Counter)
+    dropped: int = 0
+    duplicated: int = 0
+    dead_lettered: list[dict[str, Any]] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+
+class EventRouter:
+    """Matches events against the template's rules and invokes handlers on the virtual clock."""
+
+    def __init__(
+        self,
+        clock: VirtualClock,
+        template: Template,
+        invoke: Callable[[Route, dict[str, Any]], None],
+        *,
+        account_id: str,
+        region: str,
+        hop_latency: float = 0.25,
+        faults: Faults | None = None,
+    ) -> None:
+        self._clock = clock
+        self._invoke = invoke
+        self._account = account_id
+        self._region = region
+        self.hop_latency = hop_latency
+        self.faults = faults or Faults()
+        self._rng = random.Random(self.faults.seed)
+        self._routes = [(r, EventPattern.load(json.dumps(r.pattern))) for r in template.routes]
+        self.observers: list[Callable[[str, dict[str, Any]], None]] = []
+        self.stats = DeliveryStats()
+
+    def envelope(self, source: str, detail_type: str, detail: dict[str, Any], resources: list[str]) -> dict[str, Any]:
+        """An EventBridge event as a target receives it."""
+        return {
+            "version": "0",
+            "id": str(uuid.UUID(int=self._rng.getrandbits(128))),
+            "detail-type": detail_type,
+            "source": source,
+            "account": self._account,
+            "time": iso_z(self._clock.now()).replace(".000Z", "Z"),
+            "region": self._region,
+            "resources": resources,
+            "detail": detail,
+        }
+
+    def put(self, bus: str, event: dict[str, Any]) -> None:
+        """Accept one event on a bus and schedule its deliveries."""
+        self.stats.published[event["detail-type"]] += 1
+        for observer in self.observers:
+            observer(bus, event)
+        for route, pattern in self._routes:
+            if route.bus == bus and pattern.matches_event(event):  # type: ignore[arg-type]
+                self._schedule(route, event, attempt=0)
+
+    def put_entries(self, entries: list[dict[str, Any]]) -> list[bool]:
+        """PutEvents entries from the publisher; False marks an entry the bus 'rejected' (fault)."""
+        accepted = []
+        for entry in entries:
+            if self.faults.publish_failure and self._rng.random() < self.faults.publish_failure:
+                accepted.append(False)
+                continue
+            bus = DRWAVE_BUS if entry.get("EventBusName", "default") != "default" else "default"
+            detail = json.loads(entry.get("Detail") or "{}")
+            self.put(bus, self.envelope(entry["Source"], entry["DetailType"], detail, entry.get("Resources", [])))
+            accepted.append(True)
+        return accepted
+
+    def _schedule(self, route: Route, event: dict[str, Any], attempt: int) -> None:
+        faults = self.faults
+        if attempt == 0 and event["detail-type"] not in faults.never_drop and self._chance(faults.drop):
+            self.stats.dropped += 1
+            return
+        copies = 2 if attempt == 0 and self._chance(faults.duplicate) else 1
+        self.stats.duplicated += copies - 1
+        for _ in range(copies):
+            delay = self.hop_latency + (
+                self._rng.uniform(0, faults.max_delay_seconds) if faults.max_delay_seconds else 0
+            )
+            self._clock.call_later(delay, partial(self._deliver, route, event, attempt), label=route.function)
+
+    def _deliver(self, route: Route, event: dict[str, Any], attempt: int) -> None:
+        self.stats.invocations[route.function] += 1
+        try:
+            self._invoke(route, event)
+        except Exception as err:
+            self.stats.failures[route.function] += 1
+            self.stats.errors.append(f"{route.function} ({event['detail-type']}): {err!r}")
+            if attempt < len(ASYNC_RETRY_DELAYS):
+                retry = partial(self._deliver, route, event, attempt + 1)
+                self._clock.call_later(ASYNC_RETRY_DELAYS[attempt], retry, label=route.function)
+            else:
+                self.stats.dead_lettered.append({"function": route.function, "event": event, "error": repr(err)})
+
+    def _chance(self, probability: float) -> bool:
+        return probability > 0 and self._rng.random() < probability
+
+
+def load_handler(path: str) -> Handler:
+    """Import `package.module.function` as named by a template's Handler property."""
+    module_name, _, attr = path.rpartition(".")
+    handler: Handler = getattr(importlib.import_module(module_name), attr)
+    return handler

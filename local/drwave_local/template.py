@@ -1,0 +1,112 @@
+"""Reads infrastructure/template.yaml: the single source of wiring for AWS and for the local runtime."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+DEFAULT_TEMPLATE = Path(__file__).resolve().parents[2] / "infrastructure" / "template.yaml"
+DEFAULT_BUS = "default"
+DRWAVE_BUS = "drwave"
+
+
+class _CfnLoader(yaml.SafeLoader):
+    """YAML loader that understands CloudFormation short-form intrinsics (!Ref, !Sub, !GetAtt, ...)."""
+
+
+def _intrinsic(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> dict[str, Any]:
+    name = "Ref" if suffix == "Ref" else f"Fn::{suffix}"
+    value: Any
+    if isinstance(node, yaml.ScalarNode):
+        value = loader.construct_scalar(node)
+        if suffix == "GetAtt":
+            value = str(value).split(".", 1)
+    elif isinstance(node, yaml.SequenceNode):
+        value = loader.construct_sequence(node, deep=True)
+    else:
+        value = loader.construct_mapping(node, deep=True)  # type: ignore[arg-type]
+    return {name: value}
+
+
+_CfnLoader.add_multi_constructor("!", _intrinsic)
+
+
+@dataclass(frozen=True)
+class Route:
+    """One EventBridge rule that targets a function."""
+
+    function: str
+    handler: str
+    rule: str
+    bus: str
+    pattern: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class ScheduleRule:
+    """A scheduled rule that targets a function."""
+
+    function: str
+    handler: str
+    rule: str
+    rate_seconds: int
+
+
+@dataclass
+class Template:
+    """The parts of the SAM template the local runtime needs."""
+
+    resources: dict[str, Any]
+    parameters: dict[str, Any]
+    routes: list[Route] = field(default_factory=list)
+    schedules: list[ScheduleRule] = field(default_factory=list)
+
+    def resource(self, logical_id: str) -> dict[str, Any]:
+        """The properties of one resource."""
+        props: dict[str, Any] = self.resources[logical_id].get("Properties", {})
+        return props
+
+    def table_properties(self) -> dict[str, Any]:
+        """Properties of the single DynamoDB table."""
+        return next(r.get("Properties", {}) for r in self.resources.values() if r["Type"] == "AWS::DynamoDB::Table")
+
+
+def load_template(path: Path = DEFAULT_TEMPLATE) -> Template:
+    """Parse the template and extract every function's rules and schedules."""
+    try:
+        doc = yaml.load(path.read_text(encoding="utf-8"), Loader=_CfnLoader)
+    except (OSError, yaml.YAMLError) as err:
+        raise ValueError(f"{path}: cannot read the SAM template: {err}") from err
+    template = Template(resources=doc.get("Resources", {}), parameters=doc.get("Parameters", {}))
+    for name, resource in template.resources.items():
+        if resource.get("Type") != "AWS::Serverless::Function":
+            continue
+        props = resource["Properties"]
+        for rule, event in (props.get("Events") or {}).items():
+            event_props = event.get("Properties", {})
+            if event["Type"] == "EventBridgeRule":
+                bus = DRWAVE_BUS if "EventBusName" in event_props else DEFAULT_BUS
+                template.routes.append(Route(name, props["Handler"], rule, bus, event_props["Pattern"]))
+            elif event["Type"] in ("Schedule", "ScheduleV2"):
+                expression = _resolve(template, event_props.get("Schedule") or event_props.get("ScheduleExpression"))
+                template.schedules.append(ScheduleRule(name, props["Handler"], rule, rate_seconds(expression)))
+    return template
+
+
+def _resolve(template: Template, value: Any) -> str:
+    if isinstance(value, dict) and "Ref" in value:
+        return str(template.parameters[value["Ref"]]["Default"])
+    return str(value)
+
+
+def rate_seconds(expression: str) -> int:
+    """Seconds between firings of an EventBridge `rate(...)` expression."""
+    match = re.fullmatch(r"rate\((\d+) (minute|minutes|hour|hours|day|days)\)", expression.strip())
+    if not match:
+        raise ValueError(f"schedule: only rate() expressions run locally, got {expression!r}")
+    unit = {"minute": 60, "hour": 3600, "day": 86400}[match.group(2).rstrip("s")]
+    return int(match.group(1)) * unit
