@@ -1,0 +1,105 @@
+"""`drwave` command line: rehearse DR plans in the embedded local runtime."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from drwave.models.execution import ExecutionStatus, ExecutionType
+from drwave_local.environment import InputFileError
+from drwave_local.rehearsal import RehearsalOptions, rehearse
+from drwave_local.router import Faults
+from drwave_local.runtime import RuntimeStalled
+
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+FAULT_KEYS = {
+    "duplicate": "duplicate",
+    "drop": "drop",
+    "delay": "max_delay_seconds",
+    "crash": "crash_after_save",
+    "publish-failure": "publish_failure",
+    "seed": "seed",
+}
+OK_STATUSES = {ExecutionStatus.COMPLETED, ExecutionStatus.COMPLETED_WITH_WARNINGS}
+
+
+class UsageError(Exception):
+    """A command-line value is invalid."""
+
+
+def parse_faults(text: str | None) -> tuple[Faults, float]:
+    """`duplicate=0.2,drop=0.1,delay=30,crash=0.05,lose-launch-results=0.3,seed=1` -> (Faults, loss rate)."""
+    faults, lose = Faults(), 0.0
+    for part in filter(None, (text or "").split(",")):
+        key, _, raw = part.partition("=")
+        key = key.strip()
+        try:
+            value = float(raw)
+        except ValueError:
+            raise UsageError(f"--faults: {key}: {raw!r} is not a number") from None
+        if key == "lose-launch-results":
+            lose = value
+        elif key in FAULT_KEYS:
+            setattr(faults, FAULT_KEYS[key], int(value) if key == "seed" else value)
+        else:
+            known = ", ".join([*FAULT_KEYS, "lose-launch-results"])
+            raise UsageError(f"--faults: unknown fault {key!r} (known: {known})")
+        if key not in ("delay", "seed") and not 0 <= value <= 1:
+            raise UsageError(f"--faults: {key}: a probability must be between 0 and 1, got {value}")
+    return faults, lose
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="drwave", description="Event-driven DR orchestration for AWS DRS.")
+    commands = parser.add_subparsers(dest="command", required=True)
+    demo = commands.add_parser("demo", help="rehearse the example retail plan as a DRILL, locally")
+    demo.add_argument("--report", type=Path, default=Path("out/demo/report.json"))
+    run = commands.add_parser("run", help="rehearse any plan against a simulated environment")
+    run.add_argument("plan", type=Path, help="plan file (YAML/JSON: protectionGroups + recoveryPlan)")
+    run.add_argument("--environment", type=Path, required=True, help="simulated environment file")
+    run.add_argument("--type", choices=["drill", "recovery"], default="drill")
+    run.add_argument("--report", type=Path, help="write the JSON report here")
+    run.add_argument("--faults", help="e.g. duplicate=0.2,drop=0.1,delay=30,crash=0.05,lose-launch-results=0.3")
+    run.add_argument(
+        "--approve-after",
+        type=float,
+        default=120.0,
+        help="simulated seconds before an operator approves each gate (negative: never approve)",
+    )
+    for sub in (demo, run):
+        sub.add_argument("--log", type=Path, help="write the handlers' structured logs to this file")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point; returns the process exit code (0 when the execution completed)."""
+    args = _parser().parse_args(argv)
+    try:
+        if args.command == "demo":
+            plan, environment = EXAMPLES / "retail-plan.yaml", EXAMPLES / "retail-environment.yaml"
+            options = RehearsalOptions(report_path=args.report, log_path=args.log or Path("out/demo/handlers.log"))
+        else:
+            faults, lose = parse_faults(args.faults)
+            plan, environment = args.plan, args.environment
+            options = RehearsalOptions(
+                execution_type=ExecutionType(args.type.upper()),
+                faults=faults,
+                lose_launch_results=lose,
+                approve_gates_after_seconds=None if args.approve_after < 0 else args.approve_after,
+                report_path=args.report,
+                log_path=args.log,
+            )
+        report = rehearse(plan, environment, options)
+    except (InputFileError, UsageError) as err:
+        print(f"drwave: error: {err}", file=sys.stderr)
+        return 2
+    except RuntimeStalled as err:
+        print(f"drwave: the rehearsal did not finish: {err}", file=sys.stderr)
+        return 3
+    return 0 if ExecutionStatus(report["status"]) in OK_STATUSES else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,106 @@
+"""A whole rehearsal: load files, run one execution in the local runtime, report."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+from drwave.models.execution import ExecutionType
+from drwave_local.environment import load_environment, load_plan_document
+from drwave_local.progress import ProgressPrinter
+from drwave_local.report import build_report, summary_table
+from drwave_local.router import Faults
+from drwave_local.runtime import LocalRuntime
+
+PER_SERVER_LINES_UP_TO = 60
+
+
+@dataclass
+class RehearsalOptions:
+    """How to run a plan locally."""
+
+    execution_type: ExecutionType = ExecutionType.DRILL
+    faults: Faults | None = None
+    lose_launch_results: float = 0.0
+    approve_gates_after_seconds: float | None = 120.0  # None: nobody approves, gates time out
+    report_path: Path | None = None
+    log_path: Path | None = None
+    max_virtual: timedelta = timedelta(days=2)
+
+
+def rehearse(
+    plan_path: Path, environment_path: Path, options: RehearsalOptions, out: Callable[[str], None] = print
+) -> dict[str, Any]:
+    """Run the plan once against the simulated environment; print progress and return the report."""
+    document = load_plan_document(plan_path)
+    environment = load_environment(environment_path)
+    hostnames = {s.id: s.hostname for s in environment.source_servers if s.hostname}
+    wall_start = time.perf_counter()
+    runtime = LocalRuntime(
+        environment, faults=options.faults, lose_launch_results=options.lose_launch_results, log_path=options.log_path
+    )
+    with runtime:
+        runtime.install(document)
+        printer = ProgressPrinter(
+            runtime.clock.now(),
+            hostnames,
+            out,
+            per_server=len(environment.source_servers) <= PER_SERVER_LINES_UP_TO,
+        )
+        printer.now = runtime.clock.now
+        runtime.router.observers.append(printer)
+        if options.approve_gates_after_seconds is not None:
+            delay = options.approve_gates_after_seconds
+
+            def approve_later(_bus: str, event: dict[str, Any]) -> None:
+                if event["detail-type"] == "Wave Gate Waiting":
+                    detail = event["detail"]
+                    runtime.clock.call_later(
+                        delay,
+                        lambda: runtime.approve(detail["executionId"], detail["waveId"], "demo-operator"),
+                        label="operator",
+                    )
+
+            runtime.router.observers.append(approve_later)
+        out(
+            f"Rehearsing {document.recovery_plan.name!r} as a {options.execution_type} on a simulated account "
+            f"({len(environment.source_servers)} source servers; faults: {runtime.faults.describe()}"
+            f"{f', lost launch results {options.lose_launch_results}' if options.lose_launch_results else ''})"
+        )
+        execution_id = runtime.request_execution(document.recovery_plan.id, options.execution_type)
+        runtime.run(options.max_virtual)
+        execution = runtime.execution(execution_id)
+        stats = runtime.router.stats
+        report = build_report(
+            execution,
+            ground_truth=runtime.drs.ground_truth(),
+            drs_calls=runtime.drs.calls,
+            invocations=stats.invocations,
+            events_published=stats.published,
+            hostnames=hostnames,
+            extra={
+                "faults": runtime.faults.describe(),
+                "deliveries": {
+                    "dropped": stats.dropped,
+                    "duplicated": stats.duplicated,
+                    "handlerFailures": dict(stats.failures),
+                    "deadLettered": len(stats.dead_lettered),
+                    "injectedCrashes": runtime.crashes,
+                    "launchResultsLost": len(runtime.drs.launch_result_events_lost()),
+                },
+                "wallSeconds": round(time.perf_counter() - wall_start, 3),
+            },
+        )
+    out("")
+    out(summary_table(report))
+    out(f"Wall time: {report['wallSeconds']:.2f} s for {report['simulatedRtoSeconds'] or 0:.0f} s of simulated time")
+    if options.report_path is not None:
+        options.report_path.parent.mkdir(parents=True, exist_ok=True)
+        options.report_path.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+        out(f"Report: {options.report_path}")
+    return report
