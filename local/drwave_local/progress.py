@@ -38,7 +38,8 @@ class ProgressPrinter:
         wave = f"{d.get('waveId', ''):<12}"
         match kind:
             case "Execution Started":
-                return f"▶ execution {d['executionId']} started: {d['executionType']} of {d['planId']} ({d['waveCount']} waves)"
+                what = f"{d['executionType']} of {d['planId']} ({d['waveCount']} waves)"
+                return f"▶ execution {d['executionId']} started: {what}"
             case "Wave Gate Waiting":
                 return f"⏸ {wave} waiting for approval{': ' + d['message'] if d.get('message') else ''}"
             case "Wave Gate Approved":

@@ -22,7 +22,7 @@ def duration_text(seconds: float | None) -> str:
     """Compact h/m/s rendering of a duration."""
     if seconds is None:
         return "-"
-    total = int(round(seconds))
+    total = round(seconds)
     hours, rest = divmod(total, 3600)
     minutes, secs = divmod(rest, 60)
     return f"{hours}h{minutes:02d}m{secs:02d}s" if hours else f"{minutes}m{secs:02d}s"
@@ -112,7 +112,8 @@ def summary_table(report: dict[str, Any]) -> str:
     for wave in report["waves"]:
         lines.append(
             f"{wave['id']:<14} {wave['status']:<24} {offset(wave['startedAt']):>11} {offset(wave['endedAt']):>11} "
-            f"{duration_text(wave['durationSeconds']):>9} {wave['launched']:>8} {wave['failed']:>6} {len(wave['drsJobIds']):>4}"
+            f"{duration_text(wave['durationSeconds']):>9} {wave['launched']:>8} {wave['failed']:>6} "
+            f"{len(wave['drsJobIds']):>4}"
         )
     lines.append("-" * len(header))
     lines.append(
