@@ -107,7 +107,9 @@ def summary_table(report: dict[str, Any]) -> str:
         delta: timedelta = datetime.fromisoformat(value) - start
         return "T+" + duration_text(delta.total_seconds())
 
-    header = f"{'wave':<14} {'status':<24} {'start':>11} {'end':>11} {'duration':>9} {'launched':>8} {'failed':>6} {'jobs':>4}"
+    columns = ("start", "end", "duration", "launched", "failed", "jobs")
+    widths = (11, 11, 9, 8, 6, 4)
+    header = f"{'wave':<14} {'status':<24} " + " ".join(f"{c:>{w}}" for c, w in zip(columns, widths, strict=True))
     lines = [header, "-" * len(header)]
     for wave in report["waves"]:
         lines.append(

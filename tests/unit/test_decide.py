@@ -1650,3 +1650,103 @@ def test_terminal_execution_ignores_every_message(flow, wave, sids, message):
     assert decision.changed is False
     assert decision.events == []
     assert decision.execution is before
+
+
+# --- property: random DAG plans always run to a consistent end ----------------------------------------------------
+
+
+@st.composite
+def dag_runs(draw):
+    """A random acyclic plan of 3-8 waves, the servers of each wave, their launch outcomes, and a chunk size."""
+    count = draw(st.integers(min_value=3, max_value=8))
+    waves, servers, outcomes = [], {}, {}
+    for i in range(count):
+        wave_id = f"w{i}"
+        depends_on = draw(st.lists(st.sampled_from([f"w{j}" for j in range(i)]), unique=True, max_size=3)) if i else []
+        size = draw(st.integers(min_value=1, max_value=7))
+        ids = server_ids_for(i, size)
+        launched = draw(st.lists(st.booleans(), min_size=size, max_size=size))
+        optional = draw(st.lists(st.booleans(), min_size=size, max_size=size))
+        waves.append(
+            {
+                "id": wave_id,
+                "depends_on": depends_on,
+                "failure_policy": draw(st.sampled_from(FailurePolicy)),
+                "server_impact": {s: ImpactLevel.OPTIONAL for s, opt in zip(ids, optional, strict=True) if opt},
+            }
+        )
+        servers[wave_id] = ids
+        outcomes.update(
+            {s: LaunchStatus.LAUNCHED if ok else LaunchStatus.FAILED for s, ok in zip(ids, launched, strict=True)}
+        )
+    chunk_size = draw(st.integers(min_value=1, max_value=4))
+    return waves, servers, outcomes, chunk_size
+
+
+def server_ids_for(wave_index: int, count: int) -> list[str]:
+    return [f"s-{wave_index:03d}{n:014d}" for n in range(count)]
+
+
+def _assert_no_wave_opened_early(execution) -> None:
+    for spec in execution.plan.waves:
+        if execution.waves[spec.id].started_at is not None:
+            deps = {d: execution.waves[d].status for d in spec.depends_on}
+            assert all(s.succeeded for s in deps.values()), f"{spec.id} opened with dependencies {deps}"
+
+
+@settings(max_examples=120, deadline=None)
+@given(run=dag_runs(), data=st.data())
+def test_random_dag_plans_always_reach_a_consistent_terminal_state(run, data, flow, wave, job):
+    # GIVEN a random DAG plan and a random outcome per server
+    specs, servers, outcomes, chunk_size = run
+    driver = flow([wave(s.pop("id"), **s) for s in [dict(spec) for spec in specs]], started=False)
+    queue = list(driver.start().events)
+    steps = 0
+
+    def deliver(message):
+        decision = driver.send(message, after=timedelta(seconds=1))
+        _assert_no_wave_opened_early(driver.execution)
+        queue.extend(decision.events)
+
+    # WHEN every emitted event is fed back in a random order, sometimes twice
+    while queue:
+        steps += 1
+        assert steps < 5_000, "the execution does not converge"
+        event = queue.pop(data.draw(st.integers(min_value=0, max_value=len(queue) - 1), label="next event"))
+        if steps < 200 and data.draw(st.booleans(), label="duplicate delivery"):
+            queue.append(event)
+        if isinstance(event, WaveStartRequested):
+            wave_id = event.wave_id
+            deliver(m.ServersResolved(wave_id, servers[wave_id], chunk_size))
+            for chunk in driver.wave(wave_id).chunks:
+                deliver(m.ChunkStarting(wave_id, chunk.index, f"token-{wave_id}-{chunk.index}"))
+                deliver(m.ChunkStarted(wave_id, chunk.index, job(wave_id, chunk.index)))
+                for sid in chunk.source_server_ids:
+                    deliver(m.ServerResult(job(wave_id, chunk.index), sid, outcomes[sid]))
+        elif isinstance(event, WaveCompleted | WaveFailed):
+            deliver(m.WaveFinished(event.wave_id))
+
+    # THEN the execution and every wave are terminal, nothing is in flight, and statuses agree with the outcomes
+    execution = driver.execution
+    assert execution.status.terminal
+    assert all(w.status.terminal for w in execution.waves.values())
+    assert execution.in_flight_jobs() == []
+    for state in execution.waves.values():
+        failed = [s for s in state.servers.values() if s.launch_status is LaunchStatus.FAILED]
+        if state.status == WaveStatus.COMPLETED:
+            assert {s.launch_status for s in state.servers.values()} == {LaunchStatus.LAUNCHED}
+        elif state.status == WaveStatus.COMPLETED_WITH_WARNINGS:
+            assert failed
+            assert all(s.impact is ImpactLevel.OPTIONAL for s in failed)
+        elif state.status == WaveStatus.FAILED:
+            assert any(s.impact is ImpactLevel.CRITICAL for s in failed)
+        else:
+            assert state.status == WaveStatus.SKIPPED
+            assert state.started_at is None
+    wave_statuses = {w.status for w in execution.waves.values()}
+    if wave_statuses & {WaveStatus.FAILED, WaveStatus.SKIPPED}:
+        assert execution.status == ExecutionStatus.FAILED
+    elif WaveStatus.COMPLETED_WITH_WARNINGS in wave_statuses:
+        assert execution.status == ExecutionStatus.COMPLETED_WITH_WARNINGS
+    else:
+        assert execution.status == ExecutionStatus.COMPLETED
