@@ -5,10 +5,19 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from drwave.core import messages as m
 from drwave.core.decide import LAUNCH_LEASE, RETRY_AFTER, decide, freed_chunks, lease_lapsed, needs_launch_attempt
-from drwave.models.events import DrsJobStarted, WaveActionsRequested, WaveCompleted, WaveFailed, WaveGateWaiting
+from drwave.models.events import (
+    DrsJobStarted,
+    WaveActionsRequested,
+    WaveCompleted,
+    WaveFailed,
+    WaveGateWaiting,
+    WaveStartRequested,
+)
 from drwave.models.execution import (
     ActionStatus,
     ChunkStatus,
