@@ -9,6 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from drwave.core import messages as m
+from drwave.core.capacity import split_into_chunks
 from drwave.core.decide import LAUNCH_LEASE, RETRY_AFTER, decide, freed_chunks, lease_lapsed, needs_launch_attempt
 from drwave.models.events import (
     DrsJobStarted,
@@ -148,10 +149,10 @@ def test_wave_opens_once_its_last_dependency_completed(flow, diamond, sids, type
 def test_execution_completes_when_its_last_wave_completes(flow, diamond, sids, types):
     # GIVEN a diamond where A, B and C completed and D is launching
     driver = flow(diamond)
-    for wave_id, first in (("A", 1), ("B", 10), ("C", 20)):
-        if driver.wave(wave_id).status is PENDING:
-            driver.send(m.WaveFinished("A"))
-        driver.run_wave(wave_id, sids(2, start=first))
+    driver.run_wave("A", sids(2))
+    driver.send(m.WaveFinished("A"))
+    driver.run_wave("B", sids(2, start=10))
+    driver.run_wave("C", sids(2, start=20))
     driver.send(m.WaveFinished("C"))
     driver.launch("D", sids(2, start=30))
     driver.advance(timedelta(minutes=7))
@@ -1678,7 +1679,7 @@ def dag_runs(draw):
         optional = draw(st.lists(st.booleans(), min_size=size, max_size=size))
         waves.append(
             {
-                "id": wave_id,
+                "wave_id": wave_id,
                 "depends_on": depends_on,
                 "failure_policy": draw(st.sampled_from(FailurePolicy)),
                 "server_impact": {s: ImpactLevel.OPTIONAL for s, opt in zip(ids, optional, strict=True) if opt},
@@ -1703,37 +1704,64 @@ def _assert_no_wave_opened_early(execution) -> None:
             assert all(s.succeeded for s in deps.values()), f"{spec.id} opened with dependencies {deps}"
 
 
+def _answer(event, driver, run, job) -> list[m.Message]:
+    """What the handlers would report back for one emitted event (every job starts; servers end as drawn)."""
+    _, servers, outcomes, chunk_size = run
+    if isinstance(event, WaveCompleted | WaveFailed):
+        return [m.WaveFinished(event.wave_id)]
+    if not isinstance(event, WaveStartRequested):
+        return []
+    wave_id = event.wave_id
+    answers: list[m.Message] = [m.ServersResolved(wave_id, servers[wave_id], chunk_size)]
+    for index, ids in enumerate(split_into_chunks(servers[wave_id], chunk_size)):
+        answers.append(m.ChunkStarting(wave_id, index, f"token-{wave_id}-{index}"))
+        answers.append(m.ChunkStarted(wave_id, index, job(wave_id, index)))
+        answers.extend(m.ServerResult(job(wave_id, index), sid, outcomes[sid]) for sid in ids)
+    return answers
+
+
+def _assert_wave_status_matches_its_servers(state) -> None:
+    failed = [s for s in state.servers.values() if s.launch_status is LaunchStatus.FAILED]
+    if state.status == WaveStatus.COMPLETED:
+        assert {s.launch_status for s in state.servers.values()} == {LaunchStatus.LAUNCHED}
+    elif state.status == WaveStatus.COMPLETED_WITH_WARNINGS:
+        assert failed
+        assert all(s.impact is ImpactLevel.OPTIONAL for s in failed)
+    elif state.status == WaveStatus.FAILED:
+        assert any(s.impact is ImpactLevel.CRITICAL for s in failed)
+    else:
+        assert state.status == WaveStatus.SKIPPED
+        assert state.started_at is None
+
+
+def _expected_execution_status(execution) -> ExecutionStatus:
+    statuses = {w.status for w in execution.waves.values()}
+    if statuses & {WaveStatus.FAILED, WaveStatus.SKIPPED}:
+        return ExecutionStatus.FAILED
+    if WaveStatus.COMPLETED_WITH_WARNINGS in statuses:
+        return ExecutionStatus.COMPLETED_WITH_WARNINGS
+    return ExecutionStatus.COMPLETED
+
+
 @settings(max_examples=120, deadline=None)
 @given(run=dag_runs(), data=st.data())
 def test_random_dag_plans_always_reach_a_consistent_terminal_state(run, data, flow, wave, job):
     # GIVEN a random DAG plan and a random outcome per server
-    specs, servers, outcomes, chunk_size = run
-    driver = flow([wave(s.pop("id"), **s) for s in [dict(spec) for spec in specs]], started=False)
+    specs = run[0]
+    driver = flow([wave(**spec) for spec in specs], started=False)
     queue = list(driver.start().events)
-    steps = 0
 
-    def deliver(message):
-        decision = driver.send(message, after=timedelta(seconds=1))
-        _assert_no_wave_opened_early(driver.execution)
-        queue.extend(decision.events)
-
-    # WHEN every emitted event is fed back in a random order, sometimes twice
-    while queue:
-        steps += 1
-        assert steps < 5_000, "the execution does not converge"
+    # WHEN every emitted event is answered, in a random order and sometimes twice
+    for step in range(5_000):
+        if not queue:
+            break
         event = queue.pop(data.draw(st.integers(min_value=0, max_value=len(queue) - 1), label="next event"))
-        if steps < 200 and data.draw(st.booleans(), label="duplicate delivery"):
+        if step < 100 and data.draw(st.booleans(), label="deliver twice"):
             queue.append(event)
-        if isinstance(event, WaveStartRequested):
-            wave_id = event.wave_id
-            deliver(m.ServersResolved(wave_id, servers[wave_id], chunk_size))
-            for chunk in driver.wave(wave_id).chunks:
-                deliver(m.ChunkStarting(wave_id, chunk.index, f"token-{wave_id}-{chunk.index}"))
-                deliver(m.ChunkStarted(wave_id, chunk.index, job(wave_id, chunk.index)))
-                for sid in chunk.source_server_ids:
-                    deliver(m.ServerResult(job(wave_id, chunk.index), sid, outcomes[sid]))
-        elif isinstance(event, WaveCompleted | WaveFailed):
-            deliver(m.WaveFinished(event.wave_id))
+        for message in _answer(event, driver, run, job):
+            queue.extend(driver.send(message, after=timedelta(seconds=1)).events)
+            _assert_no_wave_opened_early(driver.execution)
+    assert not queue, "the execution did not converge"
 
     # THEN the execution and every wave are terminal, nothing is in flight, and statuses agree with the outcomes
     execution = driver.execution
@@ -1741,21 +1769,5 @@ def test_random_dag_plans_always_reach_a_consistent_terminal_state(run, data, fl
     assert all(w.status.terminal for w in execution.waves.values())
     assert execution.in_flight_jobs() == []
     for state in execution.waves.values():
-        failed = [s for s in state.servers.values() if s.launch_status is LaunchStatus.FAILED]
-        if state.status == WaveStatus.COMPLETED:
-            assert {s.launch_status for s in state.servers.values()} == {LaunchStatus.LAUNCHED}
-        elif state.status == WaveStatus.COMPLETED_WITH_WARNINGS:
-            assert failed
-            assert all(s.impact is ImpactLevel.OPTIONAL for s in failed)
-        elif state.status == WaveStatus.FAILED:
-            assert any(s.impact is ImpactLevel.CRITICAL for s in failed)
-        else:
-            assert state.status == WaveStatus.SKIPPED
-            assert state.started_at is None
-    wave_statuses = {w.status for w in execution.waves.values()}
-    if wave_statuses & {WaveStatus.FAILED, WaveStatus.SKIPPED}:
-        assert execution.status == ExecutionStatus.FAILED
-    elif WaveStatus.COMPLETED_WITH_WARNINGS in wave_statuses:
-        assert execution.status == ExecutionStatus.COMPLETED_WITH_WARNINGS
-    else:
-        assert execution.status == ExecutionStatus.COMPLETED
+        _assert_wave_status_matches_its_servers(state)
+    assert execution.status == _expected_execution_status(execution)
