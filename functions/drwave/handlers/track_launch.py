@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from drwave.core import messages as m
-from drwave.core.observe import job_observed, last_pending_in_chunk, observation
+from drwave.core.observe import failure_reasons, job_observed, last_pending_in_chunk, observation
 from drwave.handlers.common import InvalidEvent, apply, detail_of, logger
 from drwave.handlers.deps import Dependencies, default_dependencies
 from drwave.models.events import DrsJobStateChange
@@ -42,12 +42,19 @@ def _on_launch_result(deps: Dependencies, event: dict[str, Any]) -> None:
     execution_id = owner["executionId"]
     logger.append_keys(correlation_id=execution_id)
     server_id = str(resources[0]).rsplit("/", 1)[-1]
-    result = m.ServerResult(job_id, server_id, LAUNCH_STATES[state])
-    messages: list[m.Message] = [result]
     execution = deps.store.load_execution(execution_id)
-    if execution is not None and last_pending_in_chunk(execution, result):
+    if execution is None:
+        return
+    gateway = deps.drs_for(execution.account_id, execution.region)
+    error = None
+    if LAUNCH_STATES[state] is LaunchStatus.FAILED:
+        # The event says that it failed, not why: the job log does, and the operator will ask.
+        reasons = failure_reasons(gateway.describe_job_log_items(job_id))
+        error = reasons.get(server_id, state)
+    result = m.ServerResult(job_id, server_id, LAUNCH_STATES[state], error=error)
+    messages: list[m.Message] = [result]
+    if last_pending_in_chunk(execution, result):
         # The event carries no instance id; read the job once, before the wave may move on to post-actions.
-        gateway = deps.drs_for(execution.account_id, execution.region)
         messages = [
             observation(
                 job.job_id,
