@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from drwave.models.execution import ExecutionStatus, ExecutionType
+from drwave_local import contracts
 from drwave_local.environment import InputFileError
 from drwave_local.rehearsal import RehearsalOptions, rehearse
 from drwave_local.router import Faults
@@ -68,6 +69,8 @@ def _parser() -> argparse.ArgumentParser:
         default=120.0,
         help="simulated seconds before an operator approves each gate (negative: never approve)",
     )
+    schemas = commands.add_parser("schemas", help="regenerate schemas/ and events/drwave/ from the event models")
+    schemas.add_argument("--check", action="store_true", help="only report drift; exit 1 if any file is stale")
     for sub in (demo, run):
         sub.add_argument("--log", type=Path, help="write the handlers' structured logs to this file")
     return parser
@@ -76,6 +79,8 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point; returns the process exit code (0 when the execution completed)."""
     args = _parser().parse_args(argv)
+    if args.command == "schemas":
+        return _schemas(args.check)
     try:
         if args.command == "demo":
             plan, environment = EXAMPLES / "retail-plan.yaml", EXAMPLES / "retail-environment.yaml"
@@ -99,6 +104,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"drwave: the rehearsal did not finish: {err}", file=sys.stderr)
         return 3
     return 0 if ExecutionStatus(report["status"]) in OK_STATUSES else 1
+
+
+def _schemas(check: bool) -> int:
+    if check:
+        stale = contracts.drift()
+        for path in stale:
+            print(f"stale: {path} (run: drwave schemas)")
+        return 1 if stale else 0
+    for path in contracts.write_all():
+        print(f"wrote {path.relative_to(contracts.ROOT)}")
+    return 0
 
 
 if __name__ == "__main__":
