@@ -109,11 +109,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _schemas(check: bool) -> int:
     if check:
         stale = contracts.drift()
-        for path in stale:
-            print(f"stale: {path} (run: drwave schemas)")
+        for name in stale:
+            print(f"stale: {name} (run: drwave schemas)")
         return 1 if stale else 0
-    for path in contracts.write_all():
-        print(f"wrote {path.relative_to(contracts.ROOT)}")
+    for written in contracts.write_all():
+        print(f"wrote {written.relative_to(contracts.ROOT)}")
     return 0
 
 
