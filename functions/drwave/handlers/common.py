@@ -41,10 +41,13 @@ def apply(deps: Dependencies, execution_id: str, messages: Sequence[m.Message]) 
             if freed:
                 ledger = deps.store.load_ledger(execution.account_id, execution.region)
                 ledger = release(ledger, [chunk_key(execution_id, w, i) for w, i in freed])
+                # Capacity came back: nudge the waves that were waiting for it, in any execution. A nudged
+                # wave that still does not fit registers again, so the list never holds stale entries.
+                waiting = list(ledger.waiters.values())
+                ledger.waiters.clear()
                 deps.store.save_execution(decision.execution, ledger)
-                # Capacity came back: nudge the waves that were waiting for it, in any execution.
                 decision.events.extend(
-                    WaveStartRequested(execution_id=w.execution_id, wave_id=w.wave_id) for w in ledger.waiters.values()
+                    WaveStartRequested(execution_id=w.execution_id, wave_id=w.wave_id) for w in waiting
                 )
             else:
                 deps.store.save_execution(decision.execution)

@@ -16,7 +16,7 @@ from drwave.core import messages as m
 from drwave.core.capacity import add_waiter, admission_denial, chunk_key, reserve
 from drwave.core.decide import HALT_CANCEL, decide, lease_lapsed
 from drwave.core.servers import resolve_wave_servers
-from drwave.handlers.common import apply, detail_of, logger
+from drwave.handlers.common import MAX_ATTEMPTS, apply, detail_of, logger
 from drwave.handlers.deps import Dependencies, default_dependencies
 from drwave.models.events import WaveStartRequested
 from drwave.models.execution import ChunkStatus, Execution, WaveStatus
@@ -95,7 +95,7 @@ def _launch_chunk(deps: Dependencies, gateway: DrsGateway, execution_id: str, wa
 
 def _reserve(deps: Dependencies, execution_id: str, wave_id: str, index: int) -> str | None:
     """Atomically reserve DRS capacity and mark the chunk STARTING; the launch token, or None if denied."""
-    while True:
+    for _ in range(MAX_ATTEMPTS):
         execution = deps.store.load_execution(execution_id)
         if execution is None:
             return None
@@ -122,6 +122,7 @@ def _reserve(deps: Dependencies, execution_id: str, wave_id: str, index: int) ->
         except ConcurrentUpdate:
             continue
         return token
+    raise ConcurrentUpdate(execution_id)  # Lambda's retry of the whole invocation takes it from here
 
 
 def _record_started(deps: Dependencies, execution: Execution, wave_id: str, index: int, job_id: str) -> None:
