@@ -45,7 +45,7 @@ def make_wave(wave_id: str, **fields: Any) -> Wave:
     return Wave(id=wave_id, **fields)
 
 
-def make_execution(
+def build_execution(
     waves: list[Wave],
     execution_type: ExecutionType = ExecutionType.DRILL,
     execution_id: str = "exe-0001",
@@ -189,8 +189,9 @@ def wave() -> Callable[..., Wave]:
 
 
 @pytest.fixture(scope="session")
-def execution_of() -> Callable[..., Execution]:
-    return make_execution
+def make_execution() -> Callable[..., Execution]:
+    """`make_execution(waves)`: a PENDING execution of these waves, created at `t0`."""
+    return build_execution
 
 
 @pytest.fixture(scope="session")
@@ -203,7 +204,7 @@ def flow() -> Callable[..., Flow]:
     """`flow(waves, started=True)`: a driver over a fresh execution of these waves, Start already sent."""
 
     def build(waves: list[Wave], started: bool = True, **execution_fields: Any) -> Flow:
-        driver = Flow(make_execution(waves, **execution_fields))
+        driver = Flow(build_execution(waves, **execution_fields))
         if started:
             driver.start()
         return driver

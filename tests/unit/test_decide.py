@@ -55,9 +55,9 @@ def diamond(wave):
 # --- start and the dependency graph --------------------------------------------------------------------------
 
 
-def test_start_runs_the_execution_and_opens_only_root_waves(execution_of, diamond, types, t0):
+def test_start_runs_the_execution_and_opens_only_root_waves(make_execution, diamond, types, t0):
     # GIVEN a pending diamond plan
-    execution = execution_of(diamond)
+    execution = make_execution(diamond)
 
     # WHEN it starts
     decision = decide(execution, m.Start(), t0)
@@ -581,7 +581,7 @@ def test_deferred_chunk_goes_back_to_waiting_with_the_reason(flow, wave, sids):
     driver.send(m.ChunkStarting("A", 0, "token-1"))
 
     # WHEN DRS has no capacity
-    decision = driver.send(m.ChunkDeferred("A", 0, "20 of 20 concurrent DRS jobs in use"))
+    decision = driver.send(m.ChunkDeferred("A", 0, "20 of 20 concurrent DRS jobs in use", "token-1"))
 
     # THEN it waits again, without a token
     chunk = driver.wave("A").chunks[0]
@@ -603,7 +603,7 @@ def test_deferred_chunk_of_a_wave_that_ended_is_abandoned(flow, wave, sids, type
     assert driver.execution.status == ExecutionStatus.RUNNING  # the starting chunk may still hold a job
 
     # WHEN the launch attempt reports it could not start
-    decision = driver.send(m.ChunkDeferred("A", 0, "launch attempt lost; wave no longer launching"))
+    decision = driver.send(m.ChunkDeferred("A", 0, "launch attempt lost; wave no longer launching", "token-1"))
 
     # THEN nobody will retry it: it is abandoned and the execution can end
     assert driver.chunk_statuses("A") == [ChunkStatus.ABANDONED]
@@ -619,7 +619,7 @@ def test_rejected_chunk_fails_its_servers_and_a_critical_wave(flow, wave, sids, 
     driver.send(m.ChunkStarting("A", 0, "token-1"))
 
     # WHEN DRS rejects the job for good
-    decision = driver.send(m.ChunkRejected("A", 0, "ValidationException: bad launch template"))
+    decision = driver.send(m.ChunkRejected("A", 0, "ValidationException: bad launch template", "token-1"))
 
     # THEN its servers failed, which fails the wave
     assert driver.chunk_statuses("A") == [ChunkStatus.ABANDONED]
@@ -783,11 +783,6 @@ def test_final_launch_status_is_not_overwritten(flow, wave, sids):
     assert driver.wave("A").servers[s1].launch_status == LaunchStatus.FAILED
 
 
-@pytest.mark.xfail(
-    reason="BUG: _check_launch only counts LaunchStatus.FAILED as failed; a CRITICAL server whose launch ended "
-    "TERMINATED (final but not LAUNCHED) lets the wave complete as if it had launched",
-    strict=True,
-)
 def test_critical_server_ending_terminated_fails_the_wave(flow, wave, sids):
     # GIVEN a started one-server job
     driver = flow([wave("A")])
@@ -853,11 +848,6 @@ def test_stop_policy_does_not_open_dependants_of_a_wave_completing_later(flow, w
     assert driver.wave("C").started_at is None
 
 
-@pytest.mark.xfail(
-    reason="BUG: a STOP failure skips PENDING waves only; a wave WAITING_APPROVAL stays waiting (execution PAUSED) "
-    "until someone approves it or its gate times out, instead of being skipped",
-    strict=True,
-)
 def test_stop_policy_skips_a_wave_waiting_for_approval(flow, wave, sids):
     # GIVEN a launching root A and an independent gated root B
     driver = flow([wave("A"), wave("B", pause_before_wave=ApprovalGate(timeout_minutes=600))])
@@ -1118,6 +1108,20 @@ def test_pre_actions_finishing_after_cancel_cancel_the_wave_instead_of_launching
     assert types(decision) == [WAVE_FAILED, EXECUTION_FINISHED]
 
 
+def test_cancel_before_pre_actions_were_claimed_sends_no_action(flow, wave, types):
+    # GIVEN a wave whose pre-action was requested but not yet claimed by a sender
+    driver = flow([wave("A", pre_actions=[action("drain")])])
+
+    # WHEN the execution is cancelled, then the run-actions handler tries to claim the run
+    cancel = driver.send(m.CancelRequested())
+    claim = driver.send(m.ActionsClaimed("A", "pre"))
+
+    # THEN the wave is cancelled at once and nothing is claimed (so nothing is sent to SSM)
+    assert types(cancel) == [WAVE_FAILED, EXECUTION_FINISHED]
+    assert driver.wave("A").status == WaveStatus.CANCELLED
+    assert claim.changed is False
+
+
 def test_servers_resolved_after_cancel_abandon_every_chunk(flow, wave, sids, types):
     # GIVEN a launching wave whose servers were not resolved when the execution was cancelled
     driver = flow([wave("A")])
@@ -1243,11 +1247,6 @@ def test_duplicate_message_is_a_no_op(setup, flow, wave, sids, job):
     assert decision.execution is before
 
 
-@pytest.mark.xfail(
-    reason="BUG: _on_chunk_deferred sets ctx.changed = True unconditionally, so a redelivered ChunkDeferred for a "
-    "chunk already WAITING with the same reason reports a change (a needless versioned write)",
-    strict=True,
-)
 def test_duplicate_chunk_deferred_is_a_no_op(flow, wave, sids):
     # GIVEN a chunk deferred once
     driver = flow([wave("A")])
@@ -1263,11 +1262,6 @@ def test_duplicate_chunk_deferred_is_a_no_op(flow, wave, sids):
     assert decision.changed is False
 
 
-@pytest.mark.xfail(
-    reason="BUG: _on_chunk_starting accepts a ChunkStarting for a chunk already STARTING with the same token: "
-    "attempts is incremented and starting_at refreshed (the lease is silently extended)",
-    strict=True,
-)
 def test_duplicate_chunk_starting_is_a_no_op(flow, wave, sids):
     # GIVEN a chunk reserved under token-1
     driver = flow([wave("A")])
@@ -1282,12 +1276,6 @@ def test_duplicate_chunk_starting_is_a_no_op(flow, wave, sids):
     assert driver.wave("A").chunks[0].attempts == 1
 
 
-@pytest.mark.xfail(
-    reason="BUG: a second ChunkStarting (new token) for a chunk whose lease is still live is accepted with "
-    "changed=True; start_wave._reserve treats `changed` as its claim, so two racing invocations both call "
-    "StartRecovery -> two DRS jobs for one chunk",
-    strict=True,
-)
 def test_chunk_starting_is_refused_while_another_attempt_holds_a_live_lease(flow, wave, sids):
     # GIVEN a chunk reserved under token-1 a few seconds ago
     driver = flow([wave("A")])
@@ -1674,7 +1662,7 @@ def dag_runs(draw):
         wave_id = f"w{i}"
         depends_on = draw(st.lists(st.sampled_from([f"w{j}" for j in range(i)]), unique=True, max_size=3)) if i else []
         size = draw(st.integers(min_value=1, max_value=7))
-        ids = server_ids_for(i, size)
+        ids = _wave_server_ids(i, size)
         launched = draw(st.lists(st.booleans(), min_size=size, max_size=size))
         optional = draw(st.lists(st.booleans(), min_size=size, max_size=size))
         waves.append(
@@ -1693,7 +1681,7 @@ def dag_runs(draw):
     return waves, servers, outcomes, chunk_size
 
 
-def server_ids_for(wave_index: int, count: int) -> list[str]:
+def _wave_server_ids(wave_index: int, count: int) -> list[str]:
     return [f"s-{wave_index:03d}{n:014d}" for n in range(count)]
 
 
@@ -1704,7 +1692,7 @@ def _assert_no_wave_opened_early(execution) -> None:
             assert all(s.succeeded for s in deps.values()), f"{spec.id} opened with dependencies {deps}"
 
 
-def _answer(event, driver, run, job) -> list[m.Message]:
+def _answer(event, run, job) -> list[m.Message]:
     """What the handlers would report back for one emitted event (every job starts; servers end as drawn)."""
     _, servers, outcomes, chunk_size = run
     if isinstance(event, WaveCompleted | WaveFailed):
@@ -1758,7 +1746,7 @@ def test_random_dag_plans_always_reach_a_consistent_terminal_state(run, data, fl
         event = queue.pop(data.draw(st.integers(min_value=0, max_value=len(queue) - 1), label="next event"))
         if step < 100 and data.draw(st.booleans(), label="deliver twice"):
             queue.append(event)
-        for message in _answer(event, driver, run, job):
+        for message in _answer(event, run, job):
             queue.extend(driver.send(message, after=timedelta(seconds=1)).events)
             _assert_no_wave_opened_early(driver.execution)
     assert not queue, "the execution did not converge"
@@ -1771,3 +1759,20 @@ def test_random_dag_plans_always_reach_a_consistent_terminal_state(run, data, fl
     for state in execution.waves.values():
         _assert_wave_status_matches_its_servers(state)
     assert execution.status == _expected_execution_status(execution)
+
+
+def test_news_about_an_older_launch_attempt_is_ignored(flow, wave, sids):
+    # GIVEN a chunk whose first attempt lapsed and a second attempt now holds the lease
+    driver = flow([wave("A")])
+    driver.resolve("A", sids(3))
+    driver.send(m.ChunkStarting("A", 0, "token-1"))
+    driver.send(m.ChunkStarting("A", 0, "token-2"), after=LAUNCH_LEASE)
+
+    # WHEN a late deferral and a late rejection of the first attempt arrive
+    deferred = driver.send(m.ChunkDeferred("A", 0, "ConflictException", "token-1"))
+    rejected = driver.send(m.ChunkRejected("A", 0, "ValidationException", "token-1"))
+
+    # THEN the second attempt is untouched
+    chunk = driver.wave("A").chunks[0]
+    assert (deferred.changed, rejected.changed) == (False, False)
+    assert (chunk.status, chunk.launch_token) == (ChunkStatus.STARTING, "token-2")

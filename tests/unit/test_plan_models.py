@@ -223,11 +223,6 @@ def test_wave_with_an_empty_group_list_is_rejected_naming_protection_group_ids()
     assert "a wave needs at least one protection group" in str(exc.value)
 
 
-@pytest.mark.xfail(
-    reason="BUG: Wave.protection_group_ids defaults to [] and field validators do not run on defaults, "
-    "so a wave that omits protectionGroupIds is accepted with no groups",
-    strict=True,
-)
 def test_wave_that_omits_protection_group_ids_is_rejected():
     # WHEN a wave has no protectionGroupIds key at all
     with pytest.raises(ValidationError) as exc:

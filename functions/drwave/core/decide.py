@@ -125,11 +125,13 @@ def _advance(ctx: _Ctx) -> None:
         progressed = False
         for spec in ctx.exe.plan.waves:
             state = ctx.exe.waves[spec.id]
-            if state.status is not WaveStatus.PENDING:
+            if state.status not in (WaveStatus.PENDING, WaveStatus.WAITING_APPROVAL):
                 continue
             if ctx.exe.halt:
                 _close_unstarted(ctx, state)
                 progressed = True
+                continue
+            if state.status is WaveStatus.WAITING_APPROVAL:
                 continue
             deps = [ctx.exe.waves[d] for d in spec.depends_on]
             blocked = [d for d in deps if d.status.terminal and not d.status.succeeded]
@@ -190,7 +192,10 @@ def _on_cancel(ctx: _Ctx, msg: m.CancelRequested) -> None:
             _abandon_waiting_chunks(ctx, state, "execution cancelled")
             _check_wave(ctx, state)
         elif state.status is WaveStatus.PRE_ACTIONS:
-            _check_wave(ctx, state)
+            if all(r.status is ActionStatus.PENDING for r in state.pre_actions.values()):
+                _end_wave(ctx, state, WaveStatus.CANCELLED, "execution cancelled before its pre-actions ran")
+            else:
+                _check_wave(ctx, state)
     _finish_if_done(ctx)
 
 
@@ -309,16 +314,22 @@ def _on_chunk_starting(ctx: _Ctx, msg: m.ChunkStarting) -> None:
     if found is None or ctx.exe.halt == HALT_CANCEL:
         return
     state, chunk = found
-    if state.status is not WaveStatus.LAUNCHING or chunk.status not in (
-        ChunkStatus.WAITING,
-        ChunkStatus.STARTING,
-    ):
+    if state.status is not WaveStatus.LAUNCHING:
+        return
+    # Only a waiting chunk, or one whose previous attempt is presumed dead, may get a new attempt:
+    # a live lease means another invocation is about to call StartRecovery for it.
+    if chunk.status is not ChunkStatus.WAITING and not lease_lapsed(chunk, ctx.now):
         return
     chunk.status = ChunkStatus.STARTING
     chunk.launch_token = msg.launch_token
     chunk.starting_at = ctx.now
     chunk.attempts += 1
     ctx.changed = True
+
+
+def _stale_attempt(chunk: Chunk, launch_token: str | None) -> bool:
+    """True when news about a launch attempt concerns an older attempt than the chunk's current one."""
+    return chunk.status is ChunkStatus.STARTING and launch_token != chunk.launch_token
 
 
 def _on_chunk_started(ctx: _Ctx, msg: m.ChunkStarted) -> None:
@@ -354,14 +365,15 @@ def _on_chunk_deferred(ctx: _Ctx, msg: m.ChunkDeferred) -> None:
     if found is None:
         return
     state, chunk = found
-    if chunk.status not in (ChunkStatus.WAITING, ChunkStatus.STARTING):
+    if chunk.status not in (ChunkStatus.WAITING, ChunkStatus.STARTING) or _stale_attempt(chunk, msg.launch_token):
         return
     first_time = chunk.last_error is None
-    chunk.status = ChunkStatus.WAITING
-    chunk.launch_token = None
-    chunk.starting_at = None
-    chunk.last_error = msg.reason
-    ctx.changed = True
+    if (chunk.status, chunk.launch_token, chunk.last_error) != (ChunkStatus.WAITING, None, msg.reason):
+        chunk.status = ChunkStatus.WAITING
+        chunk.launch_token = None
+        chunk.starting_at = None
+        chunk.last_error = msg.reason
+        ctx.changed = True
     if state.status is not WaveStatus.LAUNCHING or ctx.exe.halt == HALT_CANCEL:
         # Nobody will launch it any more: the wave ended or the execution is being cancelled.
         _abandon_waiting_chunks(ctx, state, msg.reason)
@@ -376,7 +388,7 @@ def _on_chunk_rejected(ctx: _Ctx, msg: m.ChunkRejected) -> None:
     if found is None:
         return
     state, chunk = found
-    if chunk.status not in (ChunkStatus.WAITING, ChunkStatus.STARTING):
+    if chunk.status not in (ChunkStatus.WAITING, ChunkStatus.STARTING) or _stale_attempt(chunk, msg.launch_token):
         return
     chunk.status = ChunkStatus.ABANDONED
     chunk.last_error = msg.reason
@@ -486,7 +498,8 @@ def _check_launch(ctx: _Ctx, state: WaveState) -> None:
         launched = sum(s.launch_status is LaunchStatus.LAUNCHED for s in state.servers.values())
         _end_wave(ctx, state, WaveStatus.CANCELLED, f"cancelled; {launched} server(s) had launched")
         return
-    failed = [s for s in state.servers.values() if s.launch_status is LaunchStatus.FAILED]
+    # Anything that did not end LAUNCHED (FAILED, or TERMINATED before we saw it launch) did not recover.
+    failed = [s for s in state.servers.values() if s.launch_status is not LaunchStatus.LAUNCHED]
     critical = [s.source_server_id for s in failed if s.impact is ImpactLevel.CRITICAL]
     if critical:
         _fail_wave(ctx, state, f"{len(critical)} critical server(s) failed to launch: {', '.join(critical[:5])}")
@@ -503,7 +516,7 @@ def _check_launch(ctx: _Ctx, state: WaveState) -> None:
 
 def _on_actions_claimed(ctx: _Ctx, msg: m.ActionsClaimed) -> None:
     state = ctx.wave(msg.wave_id)
-    if state is None or state.status is not _PHASE_STATUS[msg.phase]:
+    if state is None or state.status is not _PHASE_STATUS[msg.phase] or ctx.exe.halt == HALT_CANCEL:
         return
     for run in state.action_runs(msg.phase).values():
         if run.status is ActionStatus.PENDING:

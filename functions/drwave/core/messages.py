@@ -81,6 +81,7 @@ class ChunkDeferred:
     wave_id: str
     index: int
     reason: str
+    launch_token: str | None = None  # the attempt this is about; a stale attempt's news is ignored
 
 
 @dataclass(frozen=True)
@@ -90,6 +91,7 @@ class ChunkRejected:
     wave_id: str
     index: int
     reason: str
+    launch_token: str | None = None
 
 
 @dataclass(frozen=True)

@@ -112,7 +112,7 @@ class Wave(Model):
 
     id: Identifier
     name: str = ""
-    protection_group_ids: list[Identifier] = Field(default_factory=list)
+    protection_group_ids: list[Identifier]
     depends_on: list[Identifier] = Field(default_factory=list)
     pause_before_wave: ApprovalGate | None = None
     pre_actions: list[WaveAction] = Field(default_factory=list)
