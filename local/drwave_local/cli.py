@@ -47,6 +47,10 @@ def parse_faults(text: str | None) -> tuple[Faults, float]:
         else:
             known = ", ".join([*FAULT_KEYS, "lose-launch-results"])
             raise UsageError(f"--faults: unknown fault {key!r} (known: {known})")
+        if key == "delay" and value < 0:
+            raise UsageError(f"--faults: delay: seconds cannot be negative, got {value}")
+        if key == "seed" and value != int(value):
+            raise UsageError(f"--faults: seed: must be a whole number, got {value}")
         if key not in ("delay", "seed") and not 0 <= value <= 1:
             raise UsageError(f"--faults: {key}: a probability must be between 0 and 1, got {value}")
     return faults, lose

@@ -6,12 +6,24 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, field_validator
 from pydantic.alias_generators import to_camel
 
 from drwave.models.plan import PlanDocument
 
 ServerId = Annotated[str, StringConstraints(pattern=r"^s-[0-9a-zA-Z]{17}$")]
+ReplicationState = Literal[
+    "STOPPED",
+    "INITIATING",
+    "INITIAL_SYNC",
+    "BACKLOG",
+    "CREATING_SNAPSHOT",
+    "CONTINUOUS",
+    "PAUSED",
+    "RESCAN",
+    "STALLED",
+    "DISCONNECTED",
+]
 
 
 class _Env(BaseModel):
@@ -32,7 +44,7 @@ class SourceServerSpec(_Env):
     id: ServerId
     hostname: str = ""
     tags: dict[str, str] = Field(default_factory=dict)
-    replication_state: str = "CONTINUOUS"
+    replication_state: ReplicationState = "CONTINUOUS"
     timeline: Timeline | None = None
     fail_at: Literal["SNAPSHOT", "CONVERSION", "LAUNCH"] | None = None
 
@@ -56,6 +68,15 @@ class Environment(_Env):
     source_servers: list[SourceServerSpec]
     actions: dict[str, ActionSpec] = Field(default_factory=dict)
 
+    @field_validator("source_servers")
+    @classmethod
+    def _unique_ids(cls, servers: list[SourceServerSpec]) -> list[SourceServerSpec]:
+        ids = [s.id for s in servers]
+        dupes = sorted({i for i in ids if ids.count(i) > 1})
+        if dupes:
+            raise ValueError(f"source server ids listed more than once: {', '.join(dupes)}")
+        return servers
+
 
 class InputFileError(Exception):
     """A plan or environment file is unreadable or invalid; the message names file, field and reason."""
@@ -66,6 +87,8 @@ def _load_yaml(path: Path) -> Any:
         return yaml.safe_load(path.read_text(encoding="utf-8"))
     except OSError as err:
         raise InputFileError(f"{path}: cannot read: {err.strerror}") from err
+    except UnicodeDecodeError as err:
+        raise InputFileError(f"{path}: not UTF-8 text: {err.reason} at byte {err.start}") from err
     except yaml.YAMLError as err:
         raise InputFileError(f"{path}: not valid YAML/JSON: {err}") from err
 
@@ -74,7 +97,9 @@ def _explain(path: Path, err: ValidationError) -> InputFileError:
     lines = []
     for problem in err.errors():
         where = ".".join(str(p) for p in problem["loc"]) or "(top level)"
-        lines.append(f"{path}: {where}: {problem['msg']}")
+        got = problem.get("input")
+        shown = f" (got {got!r})" if isinstance(got, str | int | float | bool) else ""
+        lines.append(f"{path}: {where}: {problem['msg']}{shown}")
     return InputFileError("\n".join(lines))
 
 

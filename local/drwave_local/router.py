@@ -34,9 +34,10 @@ class Faults:
     crash_after_save: float = 0.0  # the handler saves its state, then dies before publishing
     publish_failure: float = 0.0  # PutEvents reports a failed entry
     seed: int = 0
-    # Losing the request that creates an execution is the caller's problem (the API returns 202 only
-    # after PutEvents succeeded and a DLQ keeps undeliverable events), so it is never dropped here.
-    never_drop: frozenset[str] = frozenset({"Execution Requested"})
+    # Operator commands are acknowledged to the operator only once accepted (the API answers after
+    # PutEvents succeeded, and a DLQ keeps undeliverable events): losing one is not a delivery fault
+    # the engine could repair, so they are never dropped here.
+    never_drop: frozenset[str] = frozenset({"Execution Requested", "Wave Gate Approved", "Execution Cancel Requested"})
 
     def describe(self) -> str:
         """Human-readable summary of the active faults."""

@@ -10,6 +10,7 @@ import json
 import logging
 import random
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -95,6 +96,17 @@ class LocalRuntime:
 
     def __enter__(self) -> LocalRuntime:
         self._mock.start()
+        self._uninstall_automation: Callable[[], None] = lambda: None
+        try:
+            self._start()
+        except BaseException:
+            # A half-started runtime must not leak moto's patching into the next one.
+            self._uninstall_automation()
+            self._mock.stop()
+            raise
+        return self
+
+    def _start(self) -> None:
         self._configure_logging()
         env = self.env
         session = boto3.Session(aws_access_key_id="testing", aws_secret_access_key="testing", region_name=env.region)
@@ -160,7 +172,6 @@ class LocalRuntime:
             poll_tick_seconds=schedule.rate_seconds,
         )
         self._tick_route = Route(schedule.function, schedule.handler, schedule.rule, "default", {})
-        return self
 
     def __exit__(self, *exc: object) -> None:
         self._uninstall_automation()

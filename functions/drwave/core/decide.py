@@ -563,6 +563,9 @@ def _check_actions(ctx: _Ctx, state: WaveState, phase: str) -> None:
     runs = state.action_runs(phase)
     if any(not r.status.final for r in runs.values()):
         return
+    if phase == "pre" and ctx.exe.halt == HALT_CANCEL:
+        _end_wave(ctx, state, WaveStatus.CANCELLED, "execution cancelled during the pre-actions")
+        return
     spec = ctx.spec(state.wave_id)
     policies = {a.name: a.on_failure for a in spec.actions(phase)}
     failed = [r for r in runs.values() if r.status is not ActionStatus.SUCCEEDED]

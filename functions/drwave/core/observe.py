@@ -12,10 +12,15 @@ from drwave.models.execution import ChunkStatus, Execution, LaunchStatus
 FAILURE_EVENTS = frozenset({"SNAPSHOT_FAIL", "CONVERSION_FAIL", "LAUNCH_FAILED", "USING_PREVIOUS_SNAPSHOT_FAILED"})
 
 
-def observation(job_id: str, status: str, servers: Iterable[tuple[str, str, str | None]]) -> m.JobObserved:
-    """A JobObserved message from (server id, launch status, recovery instance id) triples."""
+def observation(
+    job_id: str, status: str, servers: Iterable[tuple[str, str, str | None]], errors: dict[str, str] | None = None
+) -> m.JobObserved:
+    """A JobObserved message from (server id, launch status, recovery instance id) triples and known errors."""
+    errors = errors or {}
     return m.JobObserved(
-        job_id, status, [m.ServerResult(job_id, sid, LaunchStatus(st), iid) for sid, st, iid in servers]
+        job_id,
+        status,
+        [m.ServerResult(job_id, sid, LaunchStatus(st), iid, errors.get(sid)) for sid, st, iid in servers],
     )
 
 

@@ -20,7 +20,7 @@ class TaggedServer(Protocol):
 
 
 def resolve_wave_servers(
-    wave_id: str, groups: Sequence[ProtectionGroup], inventory: Sequence[TaggedServer]
+    wave_id: str, groups: Sequence[ProtectionGroup], inventory: Sequence[TaggedServer], chunk_size: int
 ) -> m.ServersResolved | m.ResolutionFailed:
     """Union of the groups' servers in plan order, without duplicates; a group selecting nothing fails the wave."""
     chosen: dict[str, None] = {}
@@ -32,4 +32,4 @@ def resolve_wave_servers(
         if not ids:
             return m.ResolutionFailed(wave_id, f"protection group {group.id} matched no source servers")
         chosen.update(dict.fromkeys(ids))
-    return m.ServersResolved(wave_id, list(chosen))
+    return m.ServersResolved(wave_id, list(chosen), chunk_size)

@@ -41,7 +41,9 @@ def launch_wave(deps: Dependencies, execution_id: str, wave_id: str) -> None:
     if execution.waves[wave_id].status is WaveStatus.LAUNCHING and not execution.waves[wave_id].servers_resolved:
         groups = [execution.protection_groups[g] for g in execution.plan.wave(wave_id).protection_group_ids]
         inventory = gateway.describe_source_servers() if any(g.server_selection_tags for g in groups) else []
-        resolved = apply(deps, execution_id, [resolve_wave_servers(wave_id, groups, inventory)])
+        resolved = apply(
+            deps, execution_id, [resolve_wave_servers(wave_id, groups, inventory, deps.limits.servers_per_job)]
+        )
         if resolved is None:
             return
         execution = resolved.execution
@@ -64,9 +66,8 @@ def _launch_chunk(deps: Dependencies, gateway: DrsGateway, execution_id: str, wa
             _record_started(deps, execution, wave_id, index, job.job_id)
             return True
         if wave.status is not WaveStatus.LAUNCHING or execution.halt == HALT_CANCEL:
-            apply(
-                deps, execution_id, [m.ChunkDeferred(wave_id, index, "launch attempt lost; wave no longer launching")]
-            )
+            lost = "launch attempt lost; wave no longer launching"
+            apply(deps, execution_id, [m.ChunkDeferred(wave_id, index, lost, chunk.launch_token)])
             return True
     elif chunk.status is not ChunkStatus.WAITING:
         return True  # started, ended, or another invocation holds a live lease on it
@@ -87,7 +88,7 @@ def _launch_chunk(deps: Dependencies, gateway: DrsGateway, execution_id: str, wa
     except DrsError as err:
         logger.warning("StartRecovery refused", execution_id=execution_id, wave_id=wave_id, code=err.code)
         message = m.ChunkDeferred if err.code in RETRYABLE else m.ChunkRejected
-        apply(deps, execution_id, [message(wave_id, index, str(err))])
+        apply(deps, execution_id, [message(wave_id, index, str(err), token)])
         return message is m.ChunkRejected
     _record_started(deps, execution, wave_id, index, job.job_id)
     return True

@@ -60,6 +60,7 @@ def _on_launch_result(deps: Dependencies, event: dict[str, Any]) -> None:
                 job.job_id,
                 job.status,
                 ((s.source_server_id, s.launch_status, s.recovery_instance_id) for s in job.servers),
+                {server_id: error} if error else None,
             )
             for job in gateway.describe_jobs([job_id])
         ]
