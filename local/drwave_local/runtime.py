@@ -150,7 +150,7 @@ class LocalRuntime:
             seed=env.seed,
         )
         dynamodb = session.client("dynamodb")
-        self._create_table(dynamodb)
+        dynamodb.create_table(**self.template.create_table_kwargs(TABLE_NAME))
         events = session.client("events")
         events.meta.events.register("before-send.events.PutEvents", self._put_events)  # type: ignore[arg-type]
         drs_client = session.client("drs", config=Config(retries={"total_max_attempts": 1}))
@@ -267,22 +267,6 @@ class LocalRuntime:
         return False
 
     # --- AWS plumbing -------------------------------------------------------------------------------------
-
-    def _create_table(self, dynamodb: Any) -> None:
-        """Create the state table from the template's own properties, so local matches deployed."""
-        props = self.template.table_properties()
-        stream = props.get("StreamSpecification")
-        kwargs: dict[str, Any] = {
-            "TableName": TABLE_NAME,
-            "AttributeDefinitions": props["AttributeDefinitions"],
-            "KeySchema": props["KeySchema"],
-            "BillingMode": props.get("BillingMode", "PAY_PER_REQUEST"),
-        }
-        if props.get("GlobalSecondaryIndexes"):
-            kwargs["GlobalSecondaryIndexes"] = props["GlobalSecondaryIndexes"]
-        if stream:
-            kwargs["StreamSpecification"] = {"StreamEnabled": True, "StreamViewType": stream["StreamViewType"]}
-        dynamodb.create_table(**kwargs)
 
     def _put_events(self, request: AWSPreparedRequest, **_: Any) -> AWSResponse:
         """PutEvents lands on the router (moto's EventBridge never invokes Lambda targets)."""

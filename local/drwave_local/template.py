@@ -74,6 +74,21 @@ class Template:
         """Properties of the single DynamoDB table."""
         return next(r.get("Properties", {}) for r in self.resources.values() if r["Type"] == "AWS::DynamoDB::Table")
 
+    def create_table_kwargs(self, table_name: str) -> dict[str, Any]:
+        """CreateTable arguments from the template's table properties, so the local table is the deployed one."""
+        props = self.table_properties()
+        kwargs: dict[str, Any] = {
+            "TableName": table_name,
+            "AttributeDefinitions": props["AttributeDefinitions"],
+            "KeySchema": props["KeySchema"],
+            "BillingMode": props.get("BillingMode", "PAY_PER_REQUEST"),
+        }
+        if props.get("GlobalSecondaryIndexes"):
+            kwargs["GlobalSecondaryIndexes"] = props["GlobalSecondaryIndexes"]
+        if stream := props.get("StreamSpecification"):
+            kwargs["StreamSpecification"] = {"StreamEnabled": True, "StreamViewType": stream["StreamViewType"]}
+        return kwargs
+
 
 def load_template(path: Path = DEFAULT_TEMPLATE) -> Template:
     """Parse the template and extract every function's rules and schedules."""

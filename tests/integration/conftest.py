@@ -40,18 +40,7 @@ def server_id(n: int) -> str:
 
 def create_table_kwargs(table_name: str) -> dict[str, Any]:
     """CreateTable arguments derived from the SAM template's table properties (as the local runtime does)."""
-    props = load_template().table_properties()
-    kwargs: dict[str, Any] = {
-        "TableName": table_name,
-        "AttributeDefinitions": props["AttributeDefinitions"],
-        "KeySchema": props["KeySchema"],
-        "BillingMode": props.get("BillingMode", "PAY_PER_REQUEST"),
-    }
-    if props.get("GlobalSecondaryIndexes"):
-        kwargs["GlobalSecondaryIndexes"] = props["GlobalSecondaryIndexes"]
-    if stream := props.get("StreamSpecification"):
-        kwargs["StreamSpecification"] = {"StreamEnabled": True, "StreamViewType": stream["StreamViewType"]}
-    return kwargs
+    return load_template().create_table_kwargs(table_name)
 
 
 # --- plain AWS (moto) ---------------------------------------------------------------------------------------
