@@ -37,7 +37,15 @@ class Faults:
     # Operator commands are acknowledged to the operator only once accepted (the API answers after
     # PutEvents succeeded, and a DLQ keeps undeliverable events): losing one is not a delivery fault
     # the engine could repair, so they are never dropped here.
-    never_drop: frozenset[str] = frozenset({"Execution Requested", "Wave Gate Approved", "Execution Cancel Requested"})
+    never_drop: frozenset[str] = frozenset(
+        {
+            "Execution Requested",
+            "Wave Gate Approved",
+            "Execution Cancel Requested",
+            "Execution Pause Requested",
+            "Execution Resume Requested",
+        }
+    )
 
     def describe(self) -> str:
         """Human-readable summary of the active faults."""

@@ -28,7 +28,13 @@ from drwave.adapters.store import DynamoStore
 from drwave.core.capacity import DrsLimits
 from drwave.handlers.common import logger as handler_logger
 from drwave.handlers.deps import Dependencies
-from drwave.models.events import ExecutionCancelRequested, ExecutionRequested, WaveGateApproved
+from drwave.models.events import (
+    ExecutionCancelRequested,
+    ExecutionPauseRequested,
+    ExecutionRequested,
+    ExecutionResumeRequested,
+    WaveGateApproved,
+)
 from drwave.models.execution import Execution, ExecutionType
 from drwave.models.plan import PlanDocument
 from drwave_local.clock import VirtualClock
@@ -212,6 +218,14 @@ class LocalRuntime:
     def cancel(self, execution_id: str, requested_by: str = "local-operator") -> None:
         """Request cancellation."""
         self.deps.publisher.publish([ExecutionCancelRequested(execution_id=execution_id, requested_by=requested_by)])
+
+    def pause(self, execution_id: str, requested_by: str = "local-operator") -> None:
+        """Hold the execution: in-flight work finishes, no new wave opens."""
+        self.deps.publisher.publish([ExecutionPauseRequested(execution_id=execution_id, requested_by=requested_by)])
+
+    def resume(self, execution_id: str, requested_by: str = "local-operator") -> None:
+        """Lift a pause."""
+        self.deps.publisher.publish([ExecutionResumeRequested(execution_id=execution_id, requested_by=requested_by)])
 
     def execution(self, execution_id: str) -> Execution:
         """The stored execution."""

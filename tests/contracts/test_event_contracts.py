@@ -25,6 +25,8 @@ EXPECTED_TARGETS = {
     "Wave Failed": {"AdvancePlanFunction"},
     "Wave Gate Approved": {"AdvancePlanFunction"},
     "Execution Cancel Requested": {"AdvancePlanFunction"},
+    "Execution Pause Requested": {"AdvancePlanFunction"},
+    "Execution Resume Requested": {"AdvancePlanFunction"},
     "Execution Started": set(),
     "Wave Gate Waiting": set(),
     "DRS Job Started": set(),

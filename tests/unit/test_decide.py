@@ -1613,6 +1613,8 @@ TERMINAL_PROBES = [
     m.Tick(),
     m.GateApproved("A"),
     m.CancelRequested(),
+    m.PauseRequested(),
+    m.ResumeRequested(),
     m.WaveFinished("A"),
     m.ServersResolved("A", ["s-00000000000000001"]),
     m.ResolutionFailed("A", "x"),
@@ -1776,3 +1778,56 @@ def test_news_about_an_older_launch_attempt_is_ignored(flow, wave, sids):
     chunk = driver.wave("A").chunks[0]
     assert (deferred.changed, rejected.changed) == (False, False)
     assert (chunk.status, chunk.launch_token) == (ChunkStatus.STARTING, "token-2")
+
+
+def test_pause_lets_in_flight_work_finish_but_opens_no_new_wave(flow, wave, sids):
+    # GIVEN a chain A -> B with A's job in flight
+    driver = flow([wave("A"), wave("B", depends_on=["A"])])
+    servers = sids(2)
+    [job] = driver.launch("A", servers)
+
+    # WHEN the operator pauses, then A's servers launch
+    paused = driver.send(m.PauseRequested("alice"))
+    driver.report(job, servers)
+    driver.send(m.WaveFinished("A"))
+
+    # THEN A completes, B stays PENDING and the execution is PAUSED
+    assert paused.execution.status == ExecutionStatus.PAUSED
+    assert driver.wave("A").status == WaveStatus.COMPLETED
+    assert driver.wave("B").status == WaveStatus.PENDING
+    assert driver.execution.status == ExecutionStatus.PAUSED
+
+    # WHEN the operator resumes  THEN B opens
+    resumed = driver.send(m.ResumeRequested("alice"))
+    assert driver.wave("B").status == WaveStatus.LAUNCHING
+    assert "Wave Start Requested" in [e.DETAIL_TYPE for e in resumed.events]
+    assert driver.execution.status == ExecutionStatus.RUNNING
+
+
+def test_duplicate_pause_and_resume_are_no_ops(flow, wave):
+    # GIVEN a running execution that was paused once
+    driver = flow([wave("A"), wave("B", depends_on=["A"])])
+    driver.send(m.PauseRequested("alice"))
+
+    # WHEN the pause is delivered again, resumed twice
+    again = driver.send(m.PauseRequested("alice"))
+    driver.send(m.ResumeRequested("alice"))
+    twice = driver.send(m.ResumeRequested("alice"))
+
+    # THEN the repeats change nothing
+    assert again.changed is False
+    assert twice.changed is False
+
+
+def test_gate_approved_while_paused_opens_only_on_resume(flow, wave):
+    # GIVEN a gated root wave waiting for approval, and a paused execution
+    driver = flow([wave("A", pause_before_wave=ApprovalGate(timeout_minutes=30))])
+    driver.send(m.PauseRequested("alice"))
+
+    # WHEN the gate is approved during the pause
+    driver.send(m.GateApproved("A", "bob"))
+
+    # THEN the wave keeps waiting until the resume
+    assert driver.wave("A").status == WaveStatus.WAITING_APPROVAL
+    driver.send(m.ResumeRequested("alice"))
+    assert driver.wave("A").status == WaveStatus.LAUNCHING

@@ -132,13 +132,16 @@ def _advance(ctx: _Ctx) -> None:
                 progressed = True
                 continue
             if state.status is WaveStatus.WAITING_APPROVAL:
+                if state.approved_by and not ctx.exe.paused_by:  # approved while the execution was paused
+                    _open_wave(ctx, state, spec)
+                    progressed = True
                 continue
             deps = [ctx.exe.waves[d] for d in spec.depends_on]
             blocked = [d for d in deps if d.status.terminal and not d.status.succeeded]
             if blocked:
                 _end_wave(ctx, state, WaveStatus.SKIPPED, f"dependency {blocked[0].wave_id} {blocked[0].status}")
                 progressed = True
-            elif all(d.status.succeeded for d in deps):
+            elif all(d.status.succeeded for d in deps) and not ctx.exe.paused_by:
                 _open_wave(ctx, state, spec)
                 progressed = True
     _finish_if_done(ctx)
@@ -171,13 +174,30 @@ def _on_gate_approved(ctx: _Ctx, msg: m.GateApproved) -> None:
     state = ctx.wave(msg.wave_id)
     if state is None or state.status is not WaveStatus.WAITING_APPROVAL:
         return
+    if state.approved_by is not None:
+        return
     state.approved_by = msg.approved_by
     ctx.log("GATE_APPROVED", state.wave_id, f"by {msg.approved_by}")
     if ctx.exe.halt:
         _close_unstarted(ctx, state)
-    else:
+    elif not ctx.exe.paused_by:
         _open_wave(ctx, state, ctx.spec(state.wave_id))
     _finish_if_done(ctx)
+
+
+def _on_pause(ctx: _Ctx, msg: m.PauseRequested) -> None:
+    if ctx.exe.paused_by or ctx.exe.halt:
+        return
+    ctx.exe.paused_by = msg.requested_by
+    ctx.log("EXECUTION_PAUSED", detail=f"by {msg.requested_by}: in-flight work continues, no new wave opens")
+
+
+def _on_resume(ctx: _Ctx, msg: m.ResumeRequested) -> None:
+    if not ctx.exe.paused_by:
+        return
+    ctx.exe.paused_by = None
+    ctx.log("EXECUTION_RESUMED", detail=f"by {msg.requested_by}")
+    _advance(ctx)
 
 
 def _on_cancel(ctx: _Ctx, msg: m.CancelRequested) -> None:
@@ -238,15 +258,20 @@ def _jobs_in_flight(exe: Execution) -> bool:
     return any(c.status in (ChunkStatus.STARTING, ChunkStatus.STARTED) for w in exe.waves.values() for c in w.chunks)
 
 
+def _only_gates_wait(exe: Execution) -> bool:
+    """True when some wave waits for approval and nothing else is in flight."""
+    waves = exe.waves.values()
+    return any(w.status is WaveStatus.WAITING_APPROVAL for w in waves) and not any(w.status.active for w in waves)
+
+
 def _refresh_status(ctx: _Ctx) -> None:
     """Derive RUNNING / PAUSED / CANCELLING from the waves (terminal statuses are set explicitly)."""
     exe = ctx.exe
     if exe.status.terminal or exe.status is ExecutionStatus.PENDING:
         return
-    waves = exe.waves.values()
     if exe.halt == HALT_CANCEL:
         status = ExecutionStatus.CANCELLING
-    elif any(w.status is WaveStatus.WAITING_APPROVAL for w in waves) and not any(w.status.active for w in waves):
+    elif exe.paused_by or _only_gates_wait(exe):
         status = ExecutionStatus.PAUSED
     else:
         status = ExecutionStatus.RUNNING
@@ -687,6 +712,8 @@ _HANDLERS: dict[type, Callable[[_Ctx, Any], None]] = {
     m.Tick: _on_tick,
     m.GateApproved: _on_gate_approved,
     m.CancelRequested: _on_cancel,
+    m.PauseRequested: _on_pause,
+    m.ResumeRequested: _on_resume,
     m.WaveFinished: _on_wave_finished,
     m.ServersResolved: _on_servers_resolved,
     m.ResolutionFailed: _on_resolution_failed,

@@ -33,6 +33,20 @@ class CancelRequested:
 
 
 @dataclass(frozen=True)
+class PauseRequested:
+    """An operator asked to hold the execution: in-flight work finishes, no new wave opens."""
+
+    requested_by: str = "unknown"
+
+
+@dataclass(frozen=True)
+class ResumeRequested:
+    """An operator lifted a pause."""
+
+    requested_by: str = "unknown"
+
+
+@dataclass(frozen=True)
 class WaveFinished:
     """A wave reached a terminal status (the planner's trigger to open dependants)."""
 
@@ -147,6 +161,8 @@ Message = (
     | Tick
     | GateApproved
     | CancelRequested
+    | PauseRequested
+    | ResumeRequested
     | WaveFinished
     | ServersResolved
     | ResolutionFailed

@@ -1,7 +1,7 @@
 """Advance-plan: the dependency graph. Opens waves whose dependencies completed, honours gates,
 stops on failure, cancels, and finishes the execution.
 
-Triggered by "Wave Completed", "Wave Failed", "Wave Gate Approved" and "Execution Cancel Requested".
+Triggered by "Wave Completed", "Wave Failed", "Wave Gate Approved" and the operator's cancel, pause and resume.
 """
 
 from __future__ import annotations
@@ -13,6 +13,8 @@ from drwave.handlers.common import InvalidEvent, apply, detail_of, logger
 from drwave.handlers.deps import Dependencies, default_dependencies
 from drwave.models.events import (
     ExecutionCancelRequested,
+    ExecutionPauseRequested,
+    ExecutionResumeRequested,
     WaveCompleted,
     WaveFailed,
     WaveGateApproved,
@@ -33,6 +35,10 @@ def handler(event: dict[str, Any], context: Any, deps: Dependencies | None = Non
             message = m.GateApproved(detail.wave_id, detail.approved_by)
         case ExecutionCancelRequested():
             message = m.CancelRequested(detail.requested_by)
+        case ExecutionPauseRequested():
+            message = m.PauseRequested(detail.requested_by)
+        case ExecutionResumeRequested():
+            message = m.ResumeRequested(detail.requested_by)
         case _:
             raise InvalidEvent(f"detail-type: advance-plan does not handle {detail.DETAIL_TYPE!r}")
     apply(deps, detail.execution_id, [message])

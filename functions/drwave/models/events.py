@@ -62,6 +62,20 @@ class ExecutionCancelRequested(EventDetail):
     requested_by: str = "unknown"
 
 
+class ExecutionPauseRequested(EventDetail):
+    """Command: let in-flight work finish but open no new wave until resumed."""
+
+    DETAIL_TYPE = "Execution Pause Requested"
+    requested_by: str = "unknown"
+
+
+class ExecutionResumeRequested(EventDetail):
+    """Command: lift a pause."""
+
+    DETAIL_TYPE = "Execution Resume Requested"
+    requested_by: str = "unknown"
+
+
 class WaveActionsRequested(EventDetail):
     """Command: run a wave's pre- or post-actions."""
 
@@ -141,6 +155,8 @@ PUBLISHED_EVENTS: tuple[type[EventDetail], ...] = (
     WaveGateWaiting,
     WaveGateApproved,
     ExecutionCancelRequested,
+    ExecutionPauseRequested,
+    ExecutionResumeRequested,
     WaveActionsRequested,
     WaveStartRequested,
     DrsJobStarted,

@@ -213,6 +213,7 @@ class Execution(Model):
     execution_type: ExecutionType
     status: ExecutionStatus = ExecutionStatus.PENDING
     halt: str | None = None  # None, "CANCEL" or "FAILURE": no new waves start once set
+    paused_by: str | None = None  # set while an operator holds the execution: no new waves open
     account_id: str
     region: str
     started_by: str = "unknown"
