@@ -223,6 +223,7 @@ class DrsSimulator:
         self._account_id = account_id
         self._region = region
         self._rng = random.Random(seed)
+        self._seed = seed
         self._default_timeline = default_timeline or ServerTimeline()
         self._jitter = jitter
         self._job_start_delay = timedelta(seconds=job_start_delay_seconds)
@@ -517,12 +518,36 @@ class DrsSimulator:
         self.jobs[job_id] = job
         return job
 
+    def phase_factors(self, source_server_id: str) -> list[float]:
+        """Jitter factors of a server's three phases: a function of (seed, server) alone, so two
+        orchestrators launching the same server in different orders see the same DRS timeline."""
+        rng = random.Random(f"{self._seed}|{source_server_id}")
+        return [1 + rng.uniform(-self._jitter, self._jitter) for _ in range(3)]
+
+    def planned_seconds(self, source_server_id: str) -> float:
+        """How long this server's launch takes once its job has started (the ideal-schedule input)."""
+        server = self._servers[source_server_id]
+        timeline = server.timeline or self._default_timeline
+        base = (timeline.snapshot_seconds, timeline.conversion_seconds, timeline.launch_seconds)
+        phases = list(zip(FAIL_PHASES, base, self.phase_factors(source_server_id), strict=True))
+        total = 0.0
+        for name, seconds, factor in phases:
+            total += seconds * factor
+            if name == server.fail_at:
+                break
+        return total
+
+    @property
+    def job_start_delay_seconds(self) -> float:
+        """Seconds between StartRecovery and the job starting."""
+        return self._job_start_delay.total_seconds()
+
     def _plan_launch(self, job: SimulatedJob, server: SimulatedSourceServer) -> ServerRun:
         """Draw one server's phase times and ids now, so a seed fixes the whole run."""
         timeline = server.timeline or self._default_timeline
         base = (timeline.snapshot_seconds, timeline.conversion_seconds, timeline.launch_seconds)
         # Every draw happens whatever the outcome, so fail_at never shifts the ids of later jobs.
-        factors = [1 + self._rng.uniform(-self._jitter, self._jitter) for _ in base]
+        factors = self.phase_factors(server.source_server_id)
         instance_id = f"i-{self._rng.getrandbits(68):017x}"
         conversion_server_id = f"i-{self._rng.getrandbits(68):017x}"
         event_id = str(uuid.UUID(int=self._rng.getrandbits(128), version=4))

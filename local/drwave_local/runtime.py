@@ -40,6 +40,7 @@ from drwave.models.plan import PlanDocument
 from drwave_local.clock import VirtualClock
 from drwave_local.drs_simulator import DrsSimulator, ServerTimeline, SimulatedSourceServer
 from drwave_local.environment import Environment, Timeline
+from drwave_local.moto_patches import fast_transactions
 from drwave_local.router import EventRouter, Faults, load_handler
 from drwave_local.ssm_simulator import ActionBehaviour, SsmSimulator
 from drwave_local.template import DEFAULT_TEMPLATE, Route, load_template
@@ -102,13 +103,13 @@ class LocalRuntime:
 
     def __enter__(self) -> LocalRuntime:
         self._mock.start()
+        self._undo_fast_transactions = fast_transactions()
         self._uninstall_automation: Callable[[], None] = lambda: None
         try:
             self._start()
         except BaseException:
             # A half-started runtime must not leak moto's patching into the next one.
-            self._uninstall_automation()
-            self._mock.stop()
+            self.__exit__()
             raise
         return self
 
@@ -181,6 +182,7 @@ class LocalRuntime:
 
     def __exit__(self, *exc: object) -> None:
         self._uninstall_automation()
+        self._undo_fast_transactions()
         self._mock.stop()
 
     # --- operator actions ---------------------------------------------------------------------------------

@@ -51,6 +51,8 @@ class DynamoStore:
     def __init__(self, client: Any, table_name: str) -> None:
         self._db = client
         self._table = table_name
+        # What each execution's wave items held at the version we last read or wrote, to write only changes.
+        self._seen: dict[str, tuple[int, dict[str, str]]] = {}
 
     # --- definitions -------------------------------------------------------------------------------
 
@@ -74,48 +76,87 @@ class DynamoStore:
 
     # --- executions ----------------------------------------------------------------------------------
 
+    # Layout: a small header item (status, version, plan snapshot, timeline) plus one item per wave,
+    # so a launch result rewrites one wave (kilobytes) instead of the whole execution, and no item
+    # nears DynamoDB's 400 KB limit however many servers a plan has. The header's version guards all.
+
     def create_execution(self, execution: Execution) -> bool:
         """Insert a new execution; False if one with this id already exists (a duplicate request)."""
+        header = {
+            "TableName": self._table,
+            "Item": self._header_item(execution, execution.version),
+            "ConditionExpression": "attribute_not_exists(pk)",
+        }
+        waves = {w.wave_id: w.model_dump_json(by_alias=True) for w in execution.waves.values()}
+        items = [
+            {"Put": header},
+            *({"Put": self._wave_put(execution.execution_id, w, doc)} for w, doc in waves.items()),
+        ]
         try:
-            self._db.put_item(
-                TableName=self._table,
-                Item=self._execution_item(execution, execution.version),
-                ConditionExpression="attribute_not_exists(pk)",
-            )
+            self._db.transact_write_items(TransactItems=items)
         except ClientError as err:
             if _is_condition_failure(err):
                 return False
             raise StoreError(str(err)) from err
+        self._seen[execution.execution_id] = (execution.version, waves)
         return True
 
     def load_execution(self, execution_id: str) -> Execution | None:
         """The latest saved execution (strongly consistent), or None."""
-        item = self._get_item(_exec_key(execution_id))
-        if item is None:
+        header: dict[str, Any] | None = None
+        waves: dict[str, str] = {}
+        try:
+            for page in self._db.get_paginator("query").paginate(
+                TableName=self._table,
+                KeyConditionExpression="pk = :pk",
+                ExpressionAttributeValues={":pk": {"S": f"EXEC#{execution_id}"}},
+                ConsistentRead=True,
+            ):
+                for item in page["Items"]:
+                    sk = item["sk"]["S"]
+                    if sk == "STATE":
+                        header = item
+                    elif sk.startswith("WAVE#"):
+                        waves[sk.removeprefix("WAVE#")] = item["doc"]["S"]
+        except ClientError as err:
+            raise StoreError(str(err)) from err
+        if header is None:
             return None
-        execution = Execution.model_validate_json(item["doc"]["S"])
-        execution.version = int(item["version"]["N"])
+        version = int(header["version"]["N"])
+        doc = json.loads(header["doc"]["S"])
+        doc["waves"] = {wave_id: json.loads(text) for wave_id, text in waves.items()}
+        execution = Execution.model_validate(doc)
+        execution.version = version
+        self._seen[execution_id] = (version, waves)
         return execution
 
     def save_execution(self, execution: Execution, ledger: CapacityLedger | None = None) -> None:
         """Save if nobody saved since we loaded (and the ledger too, atomically); bump the versions."""
         new_version = execution.version + 1
-        put = {
+        header = {
             "TableName": self._table,
-            "Item": self._execution_item(execution, new_version),
+            "Item": self._header_item(execution, new_version),
             "ConditionExpression": "version = :v",
             "ExpressionAttributeValues": {":v": {"N": str(execution.version)}},
         }
+        seen_version, seen_waves = self._seen.get(execution.execution_id, (None, {}))
+        waves = {w.wave_id: w.model_dump_json(by_alias=True) for w in execution.waves.values()}
+        known = seen_waves if seen_version == execution.version else {}
+        changed = {w: doc for w, doc in waves.items() if known.get(w) != doc}
+        items = [{"Put": header}, *({"Put": self._wave_put(execution.execution_id, w, d)} for w, d in changed.items())]
+        if ledger is not None:
+            items.append({"Put": self._ledger_put(ledger)})
         try:
-            if ledger is None:
-                self._db.put_item(**put)
+            if len(items) == 1:
+                self._db.put_item(**header)
             else:
-                self._db.transact_write_items(TransactItems=[{"Put": put}, {"Put": self._ledger_put(ledger)}])
+                self._db.transact_write_items(TransactItems=items)
         except ClientError as err:
             if _is_condition_failure(err):
                 raise ConcurrentUpdate(execution.execution_id) from err
             raise StoreError(str(err)) from err
         execution.version = new_version
+        self._seen[execution.execution_id] = (new_version, waves)
         if ledger is not None:
             ledger.version += 1
 
@@ -176,10 +217,16 @@ class DynamoStore:
             "ExpressionAttributeValues": {":v": {"N": str(ledger.version)}},
         }
 
-    def _execution_item(self, execution: Execution, version: int) -> dict[str, Any]:
+    def _wave_put(self, execution_id: str, wave_id: str, doc: str) -> dict[str, Any]:
+        return {
+            "TableName": self._table,
+            "Item": {**_key(f"EXEC#{execution_id}", f"WAVE#{wave_id}"), "doc": {"S": doc}},
+        }
+
+    def _header_item(self, execution: Execution, version: int) -> dict[str, Any]:
         item = {
             **_exec_key(execution.execution_id),
-            "doc": {"S": execution.model_dump_json(by_alias=True, exclude={"version"})},
+            "doc": {"S": execution.model_dump_json(by_alias=True, exclude={"version", "waves"})},
             "version": {"N": str(version)},
             "status": {"S": str(execution.status)},
             "planId": {"S": execution.plan.id},

@@ -447,7 +447,8 @@ def _apply_server_result(ctx: _Ctx, state: WaveState, msg: m.ServerResult) -> bo
         server.launch_status = msg.launch_status
         server.error = msg.error
         changed = True
-        if msg.launch_status.final:
+        if msg.launch_status.final and msg.launch_status is not LaunchStatus.LAUNCHED:
+            # Launches are recorded on the server itself; the audit trail keeps the exceptions.
             ctx.log(f"SERVER_{msg.launch_status}", state.wave_id, msg.source_server_id)
     if msg.recovery_instance_id and server.recovery_instance_id != msg.recovery_instance_id:
         server.recovery_instance_id = msg.recovery_instance_id

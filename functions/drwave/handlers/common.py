@@ -13,6 +13,7 @@ from drwave.core.capacity import chunk_key, release
 from drwave.core.decide import Decision, decide, freed_chunks
 from drwave.handlers.deps import Dependencies
 from drwave.models.events import WaveStartRequested
+from drwave.models.execution import Execution
 
 logger = Logger(service="drwave")
 MAX_ATTEMPTS = 8
@@ -22,10 +23,15 @@ class InvalidEvent(ValueError):
     """The incoming event does not match its contract."""
 
 
-def apply(deps: Dependencies, execution_id: str, messages: Sequence[m.Message]) -> Decision | None:
-    """Decide on the latest state, save with optimistic locking (retrying lost races), then publish."""
+def apply(
+    deps: Dependencies, execution_id: str, messages: Sequence[m.Message], loaded: Execution | None = None
+) -> Decision | None:
+    """Decide on the latest state, save with optimistic locking (retrying lost races), then publish.
+
+    `loaded` spares the first read when the caller has just loaded the execution itself.
+    """
     for _ in range(MAX_ATTEMPTS):
-        execution = deps.store.load_execution(execution_id)
+        execution, loaded = (loaded, None) if loaded is not None else (deps.store.load_execution(execution_id), None)
         if execution is None:
             logger.warning("unknown execution", execution_id=execution_id)
             return None

@@ -65,4 +65,4 @@ def _on_launch_result(deps: Dependencies, event: dict[str, Any]) -> None:
             for job in gateway.describe_jobs([job_id])
         ]
         messages.append(result)
-    apply(deps, execution_id, messages)
+    apply(deps, execution_id, messages, loaded=execution)

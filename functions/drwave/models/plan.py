@@ -154,7 +154,8 @@ class RecoveryPlan(Model):
     id: Identifier
     name: str = Field(min_length=1, max_length=256)
     description: str = ""
-    waves: list[Wave]
+    # One save writes the header and every changed wave in one DynamoDB transaction (<= 100 items).
+    waves: list[Wave] = Field(max_length=90)
 
     @model_validator(mode="after")
     def _valid_graph(self) -> RecoveryPlan:
