@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test lint unit scenario clean
+.PHONY: demo test bench lint unit scenario clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -19,6 +19,9 @@ test: $(STAMP)
 	$(BIN)/ruff check functions local tests
 	$(BIN)/mypy
 	$(BIN)/python -m pytest
+
+bench: $(STAMP)
+	$(BIN)/drwave bench
 
 unit: $(STAMP)
 	$(BIN)/python -m pytest tests/unit

@@ -73,6 +73,9 @@ def _parser() -> argparse.ArgumentParser:
         default=120.0,
         help="simulated seconds before an operator approves each gate (negative: never approve)",
     )
+    bench = commands.add_parser("bench", help="benchmark drwave against the seed's poll-loop design")
+    bench.add_argument("--quick", action="store_true", help="scale the large shapes down for a fast look")
+    bench.add_argument("--output", type=Path, default=Path("out/bench/bench.json"))
     schemas = commands.add_parser("schemas", help="regenerate schemas/ and events/drwave/ from the event models")
     schemas.add_argument("--check", action="store_true", help="only report drift; exit 1 if any file is stale")
     for sub in (demo, run):
@@ -85,6 +88,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "schemas":
         return _schemas(args.check)
+    if args.command == "bench":
+        from drwave_local.bench.run import main as bench  # noqa: PLC0415 - only this command needs it
+
+        return bench(quick=args.quick, output=args.output)
     try:
         if args.command == "demo":
             plan, environment = EXAMPLES / "retail-plan.yaml", EXAMPLES / "retail-environment.yaml"

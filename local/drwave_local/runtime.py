@@ -89,6 +89,7 @@ class LocalRuntime:
         self.template = load_template(template_path)
         self.faults = faults or Faults()
         self._fault_rng = random.Random(self.faults.seed + 1)
+        self._ids = random.Random(environment.seed)  # reproducible, unique execution ids per runtime
         self._limits = limits or DrsLimits()
         self._hop_latency = hop_latency
         self._lose = lose_launch_results
@@ -156,7 +157,7 @@ class LocalRuntime:
             {name: ActionBehaviour(a.duration_seconds, a.outcome) for name, a in env.actions.items()},
             seed=env.seed,
         )
-        dynamodb = session.client("dynamodb")
+        dynamodb = self.dynamodb = session.client("dynamodb")
         dynamodb.create_table(**self.template.create_table_kwargs(TABLE_NAME))
         events = session.client("events")
         events.meta.events.register("before-send.events.PutEvents", self._put_events)  # type: ignore[arg-type]
@@ -197,10 +198,7 @@ class LocalRuntime:
         self, plan_id: str, execution_type: ExecutionType = ExecutionType.DRILL, execution_id: str | None = None
     ) -> str:
         """Publish "Execution Requested", as the API or a schedule would; returns the execution id."""
-        execution_id = (
-            execution_id
-            or f"exec-{uuid.UUID(int=random.Random(len(self.router.stats.published)).getrandbits(128)).hex[:12]}"
-        )
+        execution_id = execution_id or f"exec-{self._ids.getrandbits(48):012x}"
         self.deps.publisher.publish(
             [
                 ExecutionRequested(
