@@ -12,6 +12,7 @@ from drwave.models.execution import Execution
 from drwave.models.plan import ProtectionGroup, RecoveryPlan
 
 ACTIVE_INDEX = "active-index"
+SNAPSHOT_FIELDS = {"plan", "protection_groups"}
 ACTIVE_SHARD = "ACTIVE"
 
 
@@ -79,6 +80,7 @@ class DynamoStore:
     # Layout: a small header item (status, version, plan snapshot, timeline) plus one item per wave,
     # so a launch result rewrites one wave (kilobytes) instead of the whole execution, and no item
     # nears DynamoDB's 400 KB limit however many servers a plan has. The header's version guards all.
+    # The plan and group snapshot never changes after creation, so it lives in its own item, written once.
 
     def create_execution(self, execution: Execution) -> bool:
         """Insert a new execution; False if one with this id already exists (a duplicate request)."""
@@ -88,9 +90,11 @@ class DynamoStore:
             "ConditionExpression": "attribute_not_exists(pk)",
         }
         waves = {w.wave_id: w.model_dump_json(by_alias=True) for w in execution.waves.values()}
+        snapshot = execution.model_dump_json(by_alias=True, include=SNAPSHOT_FIELDS)
         items = [
             {"Put": header},
-            *({"Put": self._wave_put(execution.execution_id, w, doc)} for w, doc in waves.items()),
+            {"Put": self._doc_put(execution.execution_id, "SNAPSHOT", snapshot)},
+            *({"Put": self._doc_put(execution.execution_id, f"WAVE#{w}", doc)} for w, doc in waves.items()),
         ]
         try:
             self._db.transact_write_items(TransactItems=items)
@@ -104,6 +108,7 @@ class DynamoStore:
     def load_execution(self, execution_id: str) -> Execution | None:
         """The latest saved execution (strongly consistent), or None."""
         header: dict[str, Any] | None = None
+        snapshot: dict[str, Any] = {}
         waves: dict[str, str] = {}
         try:
             for page in self._db.get_paginator("query").paginate(
@@ -116,6 +121,8 @@ class DynamoStore:
                     sk = item["sk"]["S"]
                     if sk == "STATE":
                         header = item
+                    elif sk == "SNAPSHOT":
+                        snapshot = json.loads(item["doc"]["S"])
                     elif sk.startswith("WAVE#"):
                         waves[sk.removeprefix("WAVE#")] = item["doc"]["S"]
         except ClientError as err:
@@ -123,7 +130,7 @@ class DynamoStore:
         if header is None:
             return None
         version = int(header["version"]["N"])
-        doc = json.loads(header["doc"]["S"])
+        doc = {**json.loads(header["doc"]["S"]), **snapshot}
         doc["waves"] = {wave_id: json.loads(text) for wave_id, text in waves.items()}
         execution = Execution.model_validate(doc)
         execution.version = version
@@ -143,7 +150,10 @@ class DynamoStore:
         waves = {w.wave_id: w.model_dump_json(by_alias=True) for w in execution.waves.values()}
         known = seen_waves if seen_version == execution.version else {}
         changed = {w: doc for w, doc in waves.items() if known.get(w) != doc}
-        items = [{"Put": header}, *({"Put": self._wave_put(execution.execution_id, w, d)} for w, d in changed.items())]
+        items = [
+            {"Put": header},
+            *({"Put": self._doc_put(execution.execution_id, f"WAVE#{w}", d)} for w, d in changed.items()),
+        ]
         if ledger is not None:
             items.append({"Put": self._ledger_put(ledger)})
         try:
@@ -217,16 +227,13 @@ class DynamoStore:
             "ExpressionAttributeValues": {":v": {"N": str(ledger.version)}},
         }
 
-    def _wave_put(self, execution_id: str, wave_id: str, doc: str) -> dict[str, Any]:
-        return {
-            "TableName": self._table,
-            "Item": {**_key(f"EXEC#{execution_id}", f"WAVE#{wave_id}"), "doc": {"S": doc}},
-        }
+    def _doc_put(self, execution_id: str, sk: str, doc: str) -> dict[str, Any]:
+        return {"TableName": self._table, "Item": {**_key(f"EXEC#{execution_id}", sk), "doc": {"S": doc}}}
 
     def _header_item(self, execution: Execution, version: int) -> dict[str, Any]:
         item = {
             **_exec_key(execution.execution_id),
-            "doc": {"S": execution.model_dump_json(by_alias=True, exclude={"version", "waves"})},
+            "doc": {"S": execution.model_dump_json(by_alias=True, exclude={"version", "waves", *SNAPSHOT_FIELDS})},
             "version": {"N": str(version)},
             "status": {"S": str(execution.status)},
             "planId": {"S": execution.plan.id},
