@@ -1,0 +1,397 @@
+"""The SAM template is deployable: it lints, transforms, passes checkov, grants least privilege, and still wires
+exactly what the local runtime reads. No AWS call is made: the SAM transform and both linters run offline."""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tomllib
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from cfnlint.api import ManualArgs, lint_file
+from samtranslator.translator.transform import transform
+from samtranslator.yaml_helper import yaml_parse
+
+from drwave_local.template import DEFAULT_BUS, DEFAULT_TEMPLATE, DRWAVE_BUS, load_template
+
+TEMPLATE = DEFAULT_TEMPLATE
+FUNCTIONS = {
+    "StartExecutionFunction",
+    "StartWaveFunction",
+    "TrackLaunchFunction",
+    "ReconcileJobsFunction",
+    "AdvancePlanFunction",
+    "RunWaveActionsFunction",
+}
+# checkov is pinned exactly (a new release adds checks) and lives in its own virtualenv: every checkov release pins
+# boto3 exactly (3.3.30: boto3==1.35.49), which would downgrade the project's boto3/botocore in the dev extra.
+CHECKOV_VERSION = "3.3.30"
+# AWS managed policies SAM attaches to every generated role: CloudWatch Logs writes (AWSLambdaBasicExecutionRole)
+# and X-Ray segments for `Tracing: Active` (AWSXrayWriteOnlyAccess; X-Ray has no resource-level permissions).
+SAM_MANAGED_POLICIES = {
+    "arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole",
+    "arn:aws:iam::aws:policy/AWSXrayWriteOnlyAccess",
+}
+# Actions that carry the blast radius of this stack must name the resources they act on.
+SCOPED_ACTIONS = {
+    "drs:StartRecovery": (":source-server/",),
+    "drs:CreateRecoveryInstanceForDrs": (":source-server/",),
+    "drs:TagResource": (":job/", ":recovery-instance/"),
+    "drs:DescribeJobLogItems": (":job/",),
+    "ssm:SendCommand": (":document/", ":instance/"),
+    "ssm:StartAutomationExecution": (":automation-definition/",),
+    "iam:PassRole": (":role/service-role/AWSElasticDisasterRecovery",),
+    "sts:AssumeRole": (":role/${CrossAccountRoleName}",),
+}
+READ_ONLY_VERBS = ("Describe", "Get", "List")
+RESOURCE_POLICIES = {"AWS::SQS::QueuePolicy", "AWS::SNS::TopicPolicy"}
+
+
+# ------------------------------------------------------------------------------------------------ helpers
+
+
+class _OfflinePolicyLoader:
+    """Managed-policy loader for the SAM translator: the template names managed policies by ARN, so nothing is
+    ever looked up in IAM."""
+
+    def load(self) -> dict[str, str]:
+        return {}
+
+
+@pytest.fixture(scope="module")
+def transformed() -> dict[str, Any]:
+    """The CloudFormation template SAM deploys, translated offline."""
+    sam = yaml_parse(TEMPLATE.read_text(encoding="utf-8"))
+    # what `sam build && sam package` do: local code and layer directories become S3 objects
+    sam["Globals"]["Function"]["CodeUri"] = "s3://drwave-artifacts/functions.zip"
+    sam["Resources"]["DependenciesLayer"]["Properties"]["ContentUri"] = "s3://drwave-artifacts/dependencies.zip"
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("AWS_DEFAULT_REGION", "us-east-1")  # the translator builds ARNs for the partition of a region
+        return transform(sam, {}, _OfflinePolicyLoader())  # type: ignore[arg-type]
+
+
+def _resources(template: dict[str, Any], kind: str) -> dict[str, dict[str, Any]]:
+    return {name: r for name, r in template["Resources"].items() if r["Type"] == kind}
+
+
+def _statements(document: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    """Statements of a policy document, with both branches of every Fn::If (conditional statements)."""
+    pending = list(document.get("Statement", []))
+    while pending:
+        item = pending.pop()
+        if isinstance(item, dict) and set(item) == {"Fn::If"}:
+            pending.extend(b for b in item["Fn::If"][1:] if b != {"Ref": "AWS::NoValue"})
+        else:
+            yield item
+
+
+def _policy_documents(template: dict[str, Any]) -> Iterator[tuple[str, str, dict[str, Any]]]:
+    """(resource, kind, document) for every IAM policy document of the translated template."""
+    for name, resource in template["Resources"].items():
+        props = resource.get("Properties", {})
+        if "KeyPolicy" in props:
+            yield name, "key", props["KeyPolicy"]
+        if "PolicyDocument" in props:  # queue, topic and IAM policies
+            yield name, "resource" if resource["Type"] in RESOURCE_POLICIES else "identity", props["PolicyDocument"]
+        if resource["Type"] == "AWS::IAM::Role":
+            for policy in props.get("Policies", []):
+                yield name, "identity", policy["PolicyDocument"]
+
+
+def _as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def _references(node: Any) -> Iterator[str]:
+    """Logical names used by Ref, Fn::GetAtt and ${...} in Fn::Sub anywhere below node."""
+    if isinstance(node, list):
+        for item in node:
+            yield from _references(item)
+    elif isinstance(node, dict):
+        for key, value in node.items():
+            if key == "Ref":
+                yield value
+            elif key == "Fn::GetAtt":
+                yield value[0] if isinstance(value, list) else value.split(".")[0]
+            elif key == "Fn::Sub":
+                text, variables = (value, {}) if isinstance(value, str) else (value[0], value[1])
+                names = {m.split(".")[0] for m in re.findall(r"\$\{([^!}][^}]*)\}", text)}
+                yield from names - set(variables)
+                yield from _references(variables)
+            else:
+                yield from _references(value)
+
+
+def _checkov_command() -> list[str]:
+    """The pinned checkov, installed on first use into <venv>/tools (DRWAVE_CHECKOV=/path/to/checkov overrides)."""
+    if override := os.environ.get("DRWAVE_CHECKOV"):
+        return [override]
+    in_venv = sys.prefix != sys.base_prefix
+    tools = Path(sys.prefix) / "tools" if in_venv else Path.home() / ".cache" / "drwave" / "tools"
+    venv = tools / f"checkov-{CHECKOV_VERSION}"
+    installed = venv / ".installed"
+    if not installed.exists():
+        tools.mkdir(parents=True, exist_ok=True)
+        with (tools / ".checkov.lock").open("w") as lock:  # concurrent test runs build it once
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            if not installed.exists():
+                shutil.rmtree(venv, ignore_errors=True)
+                subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+                subprocess.run(
+                    [str(venv / "bin" / "python"), "-m", "pip", "install", "--quiet", f"checkov=={CHECKOV_VERSION}"],
+                    check=True,
+                    timeout=900,
+                )
+                installed.touch()
+    return [str(venv / "bin" / "checkov")]
+
+
+@pytest.fixture(scope="module")
+def checkov(transformed: dict[str, Any], tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """checkov's results for the SAM template and for its translation (where the generated roles are checked)."""
+    translated = tmp_path_factory.mktemp("checkov") / "template.translated.json"
+    translated.write_text(json.dumps(transformed), encoding="utf-8")
+    command = [*_checkov_command(), "-f", str(TEMPLATE), "-f", str(translated)]
+    command += ["--framework", "cloudformation", "--skip-download", "--output", "json"]
+    run = subprocess.run(command, capture_output=True, text=True, timeout=600, check=False)
+    try:
+        report: dict[str, Any] = json.loads(run.stdout)
+    except json.JSONDecodeError:
+        pytest.fail(f"checkov produced no report (exit {run.returncode}):\n{run.stderr[-3000:]}")
+    return report
+
+
+# ------------------------------------------------------------------------------------------------ linters
+
+
+def test_cfn_lint_reports_no_error_or_warning() -> None:
+    # GIVEN the SAM template  WHEN cfn-lint validates it  THEN it reports no error and no warning
+    matches = lint_file(TEMPLATE, config=ManualArgs(regions=["us-east-1", "eu-west-1"]))
+    problems = [f"{m.rule.id} {m.message} ({m.linenumber}:{m.columnnumber})" for m in matches if m.rule.id[0] in "EW"]
+    assert problems == []
+
+
+def test_sam_translator_transforms_the_template_and_every_reference_resolves(transformed: dict[str, Any]) -> None:
+    # GIVEN the translated template
+    resources = transformed["Resources"]
+    # THEN no serverless resource is left and every function got a role of its own
+    assert not [r for r in resources.values() if r["Type"].startswith("AWS::Serverless::")]
+    functions = _resources(transformed, "AWS::Lambda::Function")
+    assert set(functions) == FUNCTIONS
+    roles = {name: f["Properties"]["Role"] for name, f in functions.items()}
+    assert roles == {name: {"Fn::GetAtt": [f"{name}Role", "Arn"]} for name in FUNCTIONS}
+    # AND every Ref/GetAtt/Sub names a resource, a parameter or a pseudo parameter (the dead-letter queue policy
+    # names SAM-generated rules, so this also pins SAM's `<Function><Event>` rule ids)
+    known = set(resources) | set(transformed["Parameters"])
+    unknown = {n for n in _references(transformed) if n not in known and not n.startswith("AWS::")}
+    assert unknown == set()
+
+
+def test_checkov_finds_no_failed_check(checkov: dict[str, Any]) -> None:
+    # GIVEN checkov's report on the template and on its translation
+    summary, results = checkov["summary"], checkov["results"]
+    failed = [f"{c['check_id']} {c['resource']} ({c['file_path']})" for c in results["failed_checks"]]
+    # THEN nothing failed, nothing was unparsable, and checks really ran on both files
+    assert failed == []
+    assert summary["parsing_errors"] == 0
+    assert {Path(c["file_path"]).name for c in results["passed_checks"]} == {
+        TEMPLATE.name,
+        "template.translated.json",
+    }
+
+
+def test_every_checkov_skip_is_declared_in_the_template_with_a_reason(checkov: dict[str, Any]) -> None:
+    # GIVEN the checks checkov skipped (the test passes no --skip-check: only template Metadata can skip)
+    skipped = checkov["results"]["skipped_checks"]
+    # THEN each skip carries a written reason
+    unexplained = [
+        f"{c['check_id']} {c['resource']}"
+        for c in skipped
+        if len((c["check_result"].get("suppress_comment") or "").split()) < 5
+    ]
+    assert unexplained == []
+
+
+# ------------------------------------------------------------------------------------------------ IAM
+
+
+def test_no_policy_statement_uses_a_wildcard_action(transformed: dict[str, Any]) -> None:
+    # GIVEN every policy document (roles, key policy, queue and topic policies)
+    wildcards = [
+        f"{name}: {action}"
+        for name, _, document in _policy_documents(transformed)
+        for statement in _statements(document)
+        for action in _as_list(statement.get("Action", [])) + _as_list(statement.get("NotAction", []))
+        if "*" in action or "NotAction" in statement
+    ]
+    # THEN no action contains "*" (and none is granted by exclusion)
+    assert wildcards == []
+
+
+def test_only_read_actions_without_resource_level_permissions_use_resource_star(transformed: dict[str, Any]) -> None:
+    # GIVEN every allow statement whose Resource is "*" (key policies excepted: there "*" means the key itself)
+    writes = [
+        f"{name}: {action}"
+        for name, kind, document in _policy_documents(transformed)
+        if kind != "key"
+        for statement in _statements(document)
+        if statement.get("Effect") == "Allow" and "*" in _as_list(statement.get("Resource", []))
+        for action in _as_list(statement["Action"])
+        if not action.split(":", 1)[1].startswith(READ_ONLY_VERBS)
+    ]
+    # THEN all of them are Describe/Get/List calls
+    assert writes == []
+
+
+def test_powerful_actions_are_scoped_to_their_resource_arns(transformed: dict[str, Any]) -> None:
+    # GIVEN the statements granting DRS recovery, SSM execution, PassRole and AssumeRole
+    seen: set[str] = set()
+    for name, _, document in _policy_documents(transformed):
+        for statement in _statements(document):
+            for action in set(_as_list(statement.get("Action", []))) & set(SCOPED_ACTIONS):
+                seen.add(action)
+                # THEN each resource is an ARN of one of the resource types the action is meant for
+                for resource in _as_list(statement["Resource"]):
+                    text = json.dumps(resource)
+                    assert any(t in text for t in SCOPED_ACTIONS[action]), f"{name}: {action} on {text}"
+    assert seen == set(SCOPED_ACTIONS)
+
+
+def test_roles_attach_only_the_managed_policies_sam_adds(transformed: dict[str, Any]) -> None:
+    # GIVEN the generated roles  THEN each one attaches only logging and tracing managed policies
+    for name, role in _resources(transformed, "AWS::IAM::Role").items():
+        assert set(role["Properties"].get("ManagedPolicyArns", [])) <= SAM_MANAGED_POLICIES, name
+
+
+# ------------------------------------------------------------------------------------------------ wiring
+
+
+def test_local_runtime_routes_exactly_the_rules_that_deploy(transformed: dict[str, Any]) -> None:
+    # GIVEN what the local runtime extracts from the template and the rules SAM generates from it
+    local = load_template()
+    routes, schedules = set(), set()
+    for rule_id, rule in _resources(transformed, "AWS::Events::Rule").items():
+        props = rule["Properties"]
+        (target,) = props["Targets"]
+        function = target["Arn"]["Fn::GetAtt"][0]
+        event = rule_id.removeprefix(function)
+        if "ScheduleExpression" in props:
+            schedules.add((function, event))
+            continue
+        assert props.get("EventBusName", {"Ref": "EventBus"}) == {"Ref": "EventBus"}
+        bus = DRWAVE_BUS if "EventBusName" in props else DEFAULT_BUS
+        routes.add((function, event, bus, json.dumps(props["EventPattern"], sort_keys=True)))
+    # THEN the same rules, buses and patterns reach the same functions
+    assert {(r.function, r.rule, r.bus, json.dumps(r.pattern, sort_keys=True)) for r in local.routes} == routes
+    assert {(s.function, s.rule) for s in local.schedules} == schedules
+    assert {r.function for r in local.routes} | {s.function for s in local.schedules} == FUNCTIONS
+    # AND each function runs the handler the local runtime calls
+    handlers = {n: f["Properties"]["Handler"] for n, f in _resources(transformed, "AWS::Lambda::Function").items()}
+    assert {r.function: r.handler for r in local.routes} | {s.function: s.handler for s in local.schedules} == handlers
+
+
+def test_every_rule_target_retries_then_dead_letters_to_its_own_queue(transformed: dict[str, Any]) -> None:
+    queues = _resources(transformed, "AWS::SQS::Queue")
+    (queue_policy,) = _resources(transformed, "AWS::SQS::QueuePolicy").values()
+    allowed = {
+        (s["Resource"]["Fn::GetAtt"][0], s["Condition"]["ArnEquals"]["aws:SourceArn"]["Fn::GetAtt"][0])
+        for s in _statements(queue_policy["Properties"]["PolicyDocument"])
+    }
+    used = []
+    for rule_id, rule in _resources(transformed, "AWS::Events::Rule").items():
+        (target,) = rule["Properties"]["Targets"]
+        # GIVEN each rule target  THEN it has a retry policy and a dead-letter queue only its rule may write
+        assert set(target["RetryPolicy"]) == {"MaximumRetryAttempts", "MaximumEventAgeInSeconds"}, rule_id
+        queue = target["DeadLetterConfig"]["Arn"]["Fn::GetAtt"][0]
+        assert queue in queues, rule_id
+        assert (queue, rule_id) in allowed, rule_id
+        used.append(queue)
+    assert len(used) == len(set(used))
+
+
+def test_functions_trace_log_to_their_own_group_and_dead_letter_failed_invocations(
+    transformed: dict[str, Any],
+) -> None:
+    groups = _resources(transformed, "AWS::Logs::LogGroup")
+    queues = _resources(transformed, "AWS::SQS::Queue")
+    for name, function in _resources(transformed, "AWS::Lambda::Function").items():
+        props = function["Properties"]
+        assert props["TracingConfig"] == {"Mode": "Active"}, name
+        group = props["LoggingConfig"]["LogGroup"]["Ref"]
+        assert groups[group]["Properties"]["RetentionInDays"] == {"Ref": "LogRetentionInDays"}, name
+        assert "KmsKeyId" in groups[group]["Properties"], name
+        assert props["DeadLetterConfig"]["TargetArn"]["Fn::GetAtt"][0] in queues, name
+    assert transformed["Parameters"]["LogRetentionInDays"]["Default"] == 30
+
+
+def test_every_dead_letter_queue_and_every_function_error_alarms_to_the_topic(transformed: dict[str, Any]) -> None:
+    alarms = list(_resources(transformed, "AWS::CloudWatch::Alarm").values())
+
+    def alarmed(metric: str, dimension: str, target: Any) -> bool:
+        return any(
+            a["Properties"]["MetricName"] == metric
+            and a["Properties"]["Dimensions"] == [{"Name": dimension, "Value": target}]
+            and a["Properties"]["Threshold"] == 0
+            and a["Properties"]["ComparisonOperator"] == "GreaterThanThreshold"
+            and {"Ref": "NotificationTopic"} in a["Properties"]["AlarmActions"]
+            for a in alarms
+        )
+
+    # GIVEN every queue (all of them are dead-letter queues) and every function  THEN each has its alarm
+    silent = [
+        q
+        for q in _resources(transformed, "AWS::SQS::Queue")
+        if not alarmed("ApproximateNumberOfMessagesVisible", "QueueName", {"Fn::GetAtt": [q, "QueueName"]})
+    ]
+    silent += [f for f in FUNCTIONS if not alarmed("Errors", "FunctionName", {"Ref": f})]
+    assert silent == []
+
+
+def test_state_table_topic_and_queues_are_protected_and_encrypted(transformed: dict[str, Any]) -> None:
+    (table,) = _resources(transformed, "AWS::DynamoDB::Table").values()
+    props = table["Properties"]
+    assert props["StreamSpecification"] == {"StreamViewType": "NEW_AND_OLD_IMAGES"}
+    assert props["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
+    assert props["DeletionProtectionEnabled"] is True
+    assert props["TimeToLiveSpecification"] == {"AttributeName": "expiresAt", "Enabled": True}
+    assert props["SSESpecification"] == {
+        "SSEEnabled": True,
+        "SSEType": "KMS",
+        "KMSMasterKeyId": {"Ref": "EncryptionKey"},
+    }
+    assert table["DeletionPolicy"] == table["UpdateReplacePolicy"] == "Retain"
+    (topic,) = _resources(transformed, "AWS::SNS::Topic").values()
+    assert topic["Properties"]["KmsMasterKeyId"] == {"Ref": "EncryptionKey"}
+    (subscription,) = _resources(transformed, "AWS::SNS::Subscription").values()
+    assert subscription["Condition"] == "HasNotificationEmail"
+    for name, queue in _resources(transformed, "AWS::SQS::Queue").items():
+        assert queue["Properties"]["KmsMasterKeyId"] == {"Ref": "EncryptionKey"}, name
+    (key,) = _resources(transformed, "AWS::KMS::Key").values()
+    assert key["Properties"]["EnableKeyRotation"] is True
+
+
+def test_parameters_for_a_guided_deploy(transformed: dict[str, Any]) -> None:
+    parameters = transformed["Parameters"]
+    assert {"ProjectName", "Environment", "TargetAccountIds", "NotificationEmail", "LogRetentionInDays"} <= set(
+        parameters
+    )
+    assert parameters["TargetAccountIds"]["Type"] == "CommaDelimitedList"
+    assert parameters["TargetAccountIds"]["Default"] == ""
+    assert parameters["NotificationEmail"]["Default"] == ""
+
+
+def test_dependencies_layer_installs_the_runtime_dependencies() -> None:
+    # GIVEN the project's runtime dependencies and the layer's requirements
+    project = tomllib.loads((TEMPLATE.parents[1] / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    requirements = (TEMPLATE.parent / "dependencies" / "requirements.txt").read_text(encoding="utf-8").splitlines()
+    layer = [line.strip() for line in requirements if line.strip() and not line.startswith("#")]
+    # THEN the layer installs every one of them except boto3, which the Lambda runtime provides
+    assert sorted(layer) == sorted(d for d in project["dependencies"] if not d.startswith("boto3"))
