@@ -1706,7 +1706,15 @@ def _answer(event, run, job) -> list[m.Message]:
     for index, ids in enumerate(split_into_chunks(servers[wave_id], chunk_size)):
         answers.append(m.ChunkStarting(wave_id, index, f"token-{wave_id}-{index}"))
         answers.append(m.ChunkStarted(wave_id, index, job(wave_id, index)))
-        answers.extend(m.ServerResult(job(wave_id, index), sid, outcomes[sid]) for sid in ids)
+        answers.extend(
+            m.ServerResult(
+                job(wave_id, index),
+                sid,
+                outcomes[sid],
+                f"i-{sid[-8:]}" if outcomes[sid] is LaunchStatus.LAUNCHED else None,
+            )
+            for sid in ids
+        )
     return answers
 
 
@@ -1831,3 +1839,32 @@ def test_gate_approved_while_paused_opens_only_on_resume(flow, wave):
     assert driver.wave("A").status == WaveStatus.WAITING_APPROVAL
     driver.send(m.ResumeRequested("alice"))
     assert driver.wave("A").status == WaveStatus.LAUNCHING
+
+
+def test_an_execution_waits_briefly_for_the_instance_ids_of_launched_servers(flow, wave, sids):
+    # GIVEN a one-wave execution whose only server launched, reported without its instance id
+    driver = flow([wave("A")])
+    [server] = sids(1)
+    [job] = driver.launch("A", [server])
+    driver.send(m.ServerResult(job, server, LaunchStatus.LAUNCHED))
+
+    # THEN the wave is done but the execution is not final until the id is known
+    assert driver.wave("A").status == WaveStatus.COMPLETED
+    assert not driver.execution.status.terminal
+
+    # WHEN the reconciler observes the job with the id  THEN the execution finishes with it recorded
+    driver.send(m.JobObserved(job, "COMPLETED", [m.ServerResult(job, server, LaunchStatus.LAUNCHED, "i-0f")]))
+    assert driver.execution.status == ExecutionStatus.COMPLETED
+    assert driver.wave("A").servers[server].recovery_instance_id == "i-0f"
+
+
+def test_an_execution_does_not_wait_forever_for_a_missing_instance_id(flow, wave, sids):
+    # GIVEN a launched server whose instance id never comes
+    driver = flow([wave("A")])
+    [server] = sids(1)
+    [job] = driver.launch("A", [server])
+    driver.send(m.ServerResult(job, server, LaunchStatus.LAUNCHED))
+
+    # WHEN ticks pass beyond the grace period  THEN the execution finishes anyway
+    driver.send(m.Tick(), after=timedelta(minutes=11))
+    assert driver.execution.status == ExecutionStatus.COMPLETED

@@ -231,6 +231,9 @@ def _finish_if_done(ctx: _Ctx) -> None:
     exe = ctx.exe
     if any(not w.status.terminal for w in exe.waves.values()) or _jobs_in_flight(exe):
         return
+    if _awaiting_instance_ids(exe, ctx.now):
+        return  # a terminal execution takes no more news: first learn which instances to clean up
+
     statuses = {w.status for w in exe.waves.values()}
     if exe.halt == HALT_CANCEL:
         final = ExecutionStatus.CANCELLED
@@ -251,6 +254,25 @@ def _finish_if_done(ctx: _Ctx) -> None:
             started_at=exe.started_at,
             ended_at=ctx.now,
         )
+    )
+
+
+# How long an ended job may take to report its recovery instance ids before the execution ends without them.
+INSTANCE_ID_GRACE = timedelta(minutes=10)
+
+
+def _awaiting_instance_ids(exe: Execution, now: datetime) -> bool:
+    """True while a recently ended job still owes the recovery instance id of a launched server."""
+    return any(
+        c.status is ChunkStatus.ENDED
+        and c.ended_at is not None
+        and now - c.ended_at < INSTANCE_ID_GRACE
+        and any(
+            w.servers[s].launch_status is LaunchStatus.LAUNCHED and not w.servers[s].recovery_instance_id
+            for s in c.source_server_ids
+        )
+        for w in exe.waves.values()
+        for c in w.chunks
     )
 
 
