@@ -13,6 +13,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,7 @@ import boto3
 from botocore.awsrequest import AWSPreparedRequest, AWSResponse
 from botocore.config import Config
 from moto import mock_aws
+from moto.events.models import EventPattern
 
 from drwave.adapters.drs import DrsGateway
 from drwave.adapters.publisher import EventPublisher
@@ -43,10 +45,14 @@ from drwave_local.environment import Environment, Timeline
 from drwave_local.moto_patches import fast_transactions
 from drwave_local.router import EventRouter, Faults, load_handler
 from drwave_local.ssm_simulator import ActionBehaviour, SsmSimulator
-from drwave_local.template import DEFAULT_TEMPLATE, Route, load_template
+from drwave_local.template import DEFAULT_TEMPLATE, Route, StreamRoute, load_template
 
 TABLE_NAME = "drwave-local-state"
 BUS_NAME = "drwave-local"
+# Seconds between retries of a stream batch that failed (Lambda retries a shard's batch right away, with backoff).
+STREAM_RETRY_SECONDS = 1.0
+# Retries of a failing stream batch when the template says -1 (forever): finite, so run() still terminates.
+STREAM_MAX_LOCAL_RETRIES = 10
 
 
 class RuntimeStalled(RuntimeError):
@@ -159,6 +165,7 @@ class LocalRuntime:
         )
         dynamodb = self.dynamodb = session.client("dynamodb")
         dynamodb.create_table(**self.template.create_table_kwargs(TABLE_NAME))
+        self._open_streams(session)
         events = session.client("events")
         events.meta.events.register("before-send.events.PutEvents", self._put_events)  # type: ignore[arg-type]
         drs_client = session.client("drs", config=Config(retries={"total_max_attempts": 1}))
@@ -193,6 +200,7 @@ class LocalRuntime:
         for group in document.protection_groups:
             self.deps.store.put_group(group)
         self.deps.store.put_plan(document.recovery_plan)
+        self._poll_streams()
 
     def request_execution(
         self, plan_id: str, execution_type: ExecutionType = ExecutionType.DRILL, execution_id: str | None = None
@@ -240,6 +248,7 @@ class LocalRuntime:
         """Advance virtual time until every execution is terminal and nothing is scheduled."""
         deadline = self.clock.now() + max_virtual
         self._ensure_tick()
+        self._poll_streams()
         while self.clock.step():
             if self.clock.now() > deadline:
                 active = self.deps.store.active_execution_ids()
@@ -261,13 +270,85 @@ class LocalRuntime:
         if self.deps.store.active_execution_ids():
             self._ensure_tick()
 
-    def _invoke(self, route: Route, event: dict[str, Any]) -> None:
+    def _invoke(self, route: Route | StreamRoute, event: dict[str, Any]) -> Any:
         context = _LambdaContext(route.function, str(uuid.uuid4()))
         self._in_handler = True
         try:
-            load_handler(route.handler)(event, context, self.deps)
+            return load_handler(route.handler)(event, context, self.deps)
         finally:
             self._in_handler = False
+            self._poll_streams()  # what the handler wrote (even if it then failed) flows to stream consumers
+
+    # --- DynamoDB streams (moto records them but never invokes consumers) ------------------------------------
+
+    def _open_streams(self, session: boto3.Session) -> None:
+        self._stream_routes = [
+            (route, [EventPattern.load(json.dumps(p)) for p in route.filters]) for route in self.template.streams
+        ]
+        self._shard_iterators: dict[str, str] = {}
+        if not self._stream_routes:
+            return
+        # botocore sends stream calls to an account-based endpoint moto does not serve: pin the classic one.
+        self._streams = session.client(
+            "dynamodbstreams", endpoint_url=f"https://streams.dynamodb.{self.env.region}.amazonaws.com"
+        )
+        self._stream_arn = self.dynamodb.describe_table(TableName=TABLE_NAME)["Table"]["LatestStreamArn"]
+        shards = self._streams.describe_stream(StreamArn=self._stream_arn)["StreamDescription"]["Shards"]
+        for shard in shards:
+            self._shard_iterators[shard["ShardId"]] = self._streams.get_shard_iterator(
+                StreamArn=self._stream_arn, ShardId=shard["ShardId"], ShardIteratorType="TRIM_HORIZON"
+            )["ShardIterator"]
+
+    def _poll_streams(self) -> None:
+        """Read the stream records written since the last poll and schedule them, in order, for the consumers."""
+        if not self._shard_iterators:
+            return
+        records: list[dict[str, Any]] = []
+        for shard_id in list(self._shard_iterators):
+            while True:
+                page = self._streams.get_records(ShardIterator=self._shard_iterators[shard_id], Limit=1000)
+                self._shard_iterators[shard_id] = page["NextShardIterator"]  # kept between polls
+                records.extend(self._stream_record(r) for r in page["Records"])
+                if len(page["Records"]) < 1000:
+                    break
+        if not records:
+            return
+        for route, patterns in self._stream_routes:
+            matched = [r for r in records if not patterns or any(p.matches_event(r) for p in patterns)]  # type: ignore[arg-type]
+            for start in range(0, len(matched), route.batch_size):
+                batch = matched[start : start + route.batch_size]
+                deliver = partial(self._deliver_stream, route, batch, 0)
+                self.clock.call_later(self.router.hop_latency, deliver, label=route.function)
+
+    def _stream_record(self, record: dict[str, Any]) -> dict[str, Any]:
+        """A stream record as Lambda hands it to a function (epoch creation time, the stream's ARN)."""
+        dynamodb = {**record["dynamodb"], "ApproximateCreationDateTime": self.clock.now().timestamp()}
+        return {**record, "eventVersion": "1.1", "dynamodb": dynamodb, "eventSourceARN": self._stream_arn}
+
+    def _deliver_stream(self, route: StreamRoute, records: list[dict[str, Any]], attempt: int) -> None:
+        """One batch to the stream consumer; on failure retry from the first failed record, then give up."""
+        stats = self.router.stats
+        stats.invocations[route.function] += 1
+        try:
+            response = self._invoke(route, {"Records": records})
+        except Exception as err:
+            failed_from, error = 0, repr(err)
+            stats.failures[route.function] += 1
+            stats.errors.append(f"{route.function} (stream batch of {len(records)}): {error}")
+        else:
+            failed = {f["itemIdentifier"] for f in (response or {}).get("batchItemFailures") or []}
+            if not failed:
+                return
+            failed_from = next(i for i, r in enumerate(records) if r["dynamodb"]["SequenceNumber"] in failed)
+            error = f"batchItemFailures: {sorted(failed)}"
+        retries = route.maximum_retry_attempts
+        if attempt < (retries if retries >= 0 else STREAM_MAX_LOCAL_RETRIES):
+            retry = partial(self._deliver_stream, route, records[failed_from:], attempt + 1)
+            self.clock.call_later(STREAM_RETRY_SECONDS, retry, label=route.function)
+        else:
+            stats.dead_lettered.append(
+                {"function": route.function, "event": {"Records": records[failed_from:]}, "error": error}
+            )
 
     def _crash_now(self) -> bool:
         """Whether to inject a handler crash at this point (only inside handlers, never in the operator's calls)."""

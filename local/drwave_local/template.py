@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -56,6 +57,18 @@ class ScheduleRule:
     rate_seconds: int
 
 
+@dataclass(frozen=True)
+class StreamRoute:
+    """A DynamoDB stream event source mapping that targets a function."""
+
+    function: str
+    handler: str
+    event: str
+    batch_size: int
+    maximum_retry_attempts: int
+    filters: tuple[dict[str, Any], ...] = ()  # FilterCriteria patterns: a record is delivered if any matches
+
+
 @dataclass
 class Template:
     """The parts of the SAM template the local runtime needs."""
@@ -64,6 +77,7 @@ class Template:
     parameters: dict[str, Any]
     routes: list[Route] = field(default_factory=list)
     schedules: list[ScheduleRule] = field(default_factory=list)
+    streams: list[StreamRoute] = field(default_factory=list)
 
     def resource(self, logical_id: str) -> dict[str, Any]:
         """The properties of one resource."""
@@ -91,7 +105,7 @@ class Template:
 
 
 def load_template(path: Path = DEFAULT_TEMPLATE) -> Template:
-    """Parse the template and extract every function's rules and schedules."""
+    """Parse the template and extract every function's rules, schedules and stream event sources."""
     try:
         doc = yaml.load(path.read_text(encoding="utf-8"), Loader=_CfnLoader)
     except (OSError, yaml.YAMLError) as err:
@@ -109,6 +123,18 @@ def load_template(path: Path = DEFAULT_TEMPLATE) -> Template:
             elif event["Type"] in ("Schedule", "ScheduleV2"):
                 expression = _resolve(template, event_props.get("Schedule") or event_props.get("ScheduleExpression"))
                 template.schedules.append(ScheduleRule(name, props["Handler"], rule, rate_seconds(expression)))
+            elif event["Type"] == "DynamoDB":
+                filters = (event_props.get("FilterCriteria") or {}).get("Filters") or []
+                template.streams.append(
+                    StreamRoute(
+                        name,
+                        props["Handler"],
+                        rule,
+                        int(event_props.get("BatchSize", 100)),
+                        int(_resolve(template, event_props.get("MaximumRetryAttempts", -1))),
+                        tuple(json.loads(f["Pattern"]) for f in filters),
+                    )
+                )
     return template
 
 

@@ -30,6 +30,7 @@ FUNCTIONS = {
     "ReconcileJobsFunction",
     "AdvancePlanFunction",
     "RunWaveActionsFunction",
+    "ProjectStatusFunction",
 }
 # checkov is pinned exactly (a new release adds checks) and lives in its own virtualenv: every checkov release pins
 # boto3 exactly (3.3.30: boto3==1.35.49), which would downgrade the project's boto3/botocore in the dev extra.
@@ -292,10 +293,41 @@ def test_local_runtime_routes_exactly_the_rules_that_deploy(transformed: dict[st
     # THEN the same rules, buses and patterns reach the same functions
     assert {(r.function, r.rule, r.bus, json.dumps(r.pattern, sort_keys=True)) for r in local.routes} == routes
     assert {(s.function, s.rule) for s in local.schedules} == schedules
-    assert {r.function for r in local.routes} | {s.function for s in local.schedules} == FUNCTIONS
+    # AND the same stream event sources, batch sizes, retries and filters
+    mappings = set()
+    for mapping_id, mapping in _resources(transformed, "AWS::Lambda::EventSourceMapping").items():
+        props = mapping["Properties"]
+        function = props["FunctionName"]["Ref"]
+        filters = tuple(f["Pattern"] for f in props.get("FilterCriteria", {}).get("Filters", []))
+        event = mapping_id.removeprefix(function)
+        mappings.add((function, event, props["BatchSize"], props["MaximumRetryAttempts"], filters))
+    assert {
+        (s.function, s.event, s.batch_size, s.maximum_retry_attempts, tuple(json.dumps(f) for f in s.filters))
+        for s in local.streams
+    } == {(f, e, b, r, tuple(json.dumps(json.loads(p)) for p in ps)) for f, e, b, r, ps in mappings}
+    functions = [*local.routes, *local.schedules, *local.streams]
+    assert {f.function for f in functions} == FUNCTIONS
     # AND each function runs the handler the local runtime calls
     handlers = {n: f["Properties"]["Handler"] for n, f in _resources(transformed, "AWS::Lambda::Function").items()}
-    assert {r.function: r.handler for r in local.routes} | {s.function: s.handler for s in local.schedules} == handlers
+    assert {f.function: f.handler for f in functions} == handlers
+
+
+def test_every_stream_consumer_reports_partial_failures_and_sends_exhausted_batches_to_an_alarmed_queue(
+    transformed: dict[str, Any],
+) -> None:
+    queues = _resources(transformed, "AWS::SQS::Queue")
+    mappings = _resources(transformed, "AWS::Lambda::EventSourceMapping")
+    assert mappings
+    for name, mapping in mappings.items():
+        props = mapping["Properties"]
+        # GIVEN each stream event source  THEN it reads the state table's stream and retries a bounded number of
+        # times, bisecting, re-delivering only from the first failed record
+        assert props["EventSourceArn"] == {"Fn::GetAtt": ["StateTable", "StreamArn"]}, name
+        assert props["FunctionResponseTypes"] == ["ReportBatchItemFailures"], name
+        assert props["BisectBatchOnFunctionError"] is True, name
+        assert 0 <= props["MaximumRetryAttempts"] <= 10, name
+        # AND what still fails lands on a dead-letter queue (alarmed, like every queue)
+        assert props["DestinationConfig"]["OnFailure"]["Destination"]["Fn::GetAtt"][0] in queues, name
 
 
 def test_every_rule_target_retries_then_dead_letters_to_its_own_queue(transformed: dict[str, Any]) -> None:

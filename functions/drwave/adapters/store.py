@@ -7,6 +7,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from drwave.core.projection import ViewRow, view_pk
 from drwave.models.capacity import CapacityLedger
 from drwave.models.execution import Execution
 from drwave.models.plan import ProtectionGroup, RecoveryPlan
@@ -184,6 +185,61 @@ class DynamoStore:
             ids.extend(item["pk"]["S"].removeprefix("EXEC#") for item in page["Items"])
         return ids
 
+    def execution_item(self, execution_id: str, sk: str) -> dict[str, Any] | None:
+        """One raw item of an execution (sk STATE, SNAPSHOT or WAVE#<id>), strongly consistent, or None."""
+        return self._get_item(_key(f"EXEC#{execution_id}", sk))
+
+    def execution_items(self, execution_id: str, sk_prefix: str) -> list[dict[str, Any]]:
+        """Raw items of an execution whose sk starts with a prefix (e.g. every WAVE#), strongly consistent."""
+        return self._query(f"EXEC#{execution_id}", sk_prefix)
+
+    # --- status read model (VIEW#<executionId>, written by the status projection) ------------------------
+
+    def put_view_rows(self, execution_id: str, rows: list[ViewRow]) -> int:
+        """Write read-model rows unless the stored row reflects the same or a newer version; the number written."""
+        written = 0
+        for row in rows:
+            text = json.dumps(row.doc, sort_keys=True)
+            try:
+                self._db.put_item(
+                    TableName=self._table,
+                    Item={
+                        **_key(view_pk(execution_id), row.sk),
+                        "doc": {"S": text},
+                        "sourceVersion": {"N": str(row.source_version)},
+                    },
+                    ConditionExpression="attribute_not_exists(pk) OR sourceVersion < :v",
+                    ExpressionAttributeValues={":v": {"N": str(row.source_version)}},
+                )
+            except ClientError as err:
+                if _is_condition_failure(err):
+                    continue  # already as new or newer: a replay or an out-of-order record, nothing to do
+                raise StoreError(str(err)) from err
+            written += 1
+        return written
+
+    def load_view(self, execution_id: str) -> dict[str, Any] | None:
+        """The read model of an execution, or None if not projected yet.
+
+        {"summary": {...} | None, "waves": {waveId: {...}}, "servers": {waveId: {serverId: {...}}}}; each row
+        carries the execution version it reflects as "sourceVersion".
+        """
+        items = self._query(view_pk(execution_id), "")
+        if not items:
+            return None
+        view: dict[str, Any] = {"summary": None, "waves": {}, "servers": {}}
+        for item in items:
+            sk = item["sk"]["S"]
+            doc = {**json.loads(item["doc"]["S"]), "sourceVersion": int(item["sourceVersion"]["N"])}
+            if sk == "SUMMARY":
+                view["summary"] = doc
+            elif sk.startswith("WAVE#"):
+                view["waves"][sk.removeprefix("WAVE#")] = doc
+            elif sk.startswith("SERVER#"):
+                wave_id, server_id = sk.removeprefix("SERVER#").split("#", 1)
+                view["servers"].setdefault(wave_id, {})[server_id] = doc
+        return view
+
     # --- capacity ledger --------------------------------------------------------------------------------
 
     def load_ledger(self, account_id: str, region: str) -> CapacityLedger:
@@ -252,6 +308,24 @@ class DynamoStore:
     def _get_doc(self, pk: str, sk: str) -> dict[str, Any] | None:
         item = self._get_item(_key(pk, sk))
         return json.loads(item["doc"]["S"]) if item else None
+
+    def _query(self, pk: str, sk_prefix: str) -> list[dict[str, Any]]:
+        condition, values = "pk = :pk", {":pk": {"S": pk}}
+        if sk_prefix:
+            condition += " AND begins_with(sk, :sk)"
+            values[":sk"] = {"S": sk_prefix}
+        items: list[dict[str, Any]] = []
+        try:
+            for page in self._db.get_paginator("query").paginate(
+                TableName=self._table,
+                KeyConditionExpression=condition,
+                ExpressionAttributeValues=values,
+                ConsistentRead=True,
+            ):
+                items.extend(page["Items"])
+        except ClientError as err:
+            raise StoreError(str(err)) from err
+        return items
 
     def _get_item(self, key: dict[str, Any]) -> dict[str, Any] | None:
         try:
