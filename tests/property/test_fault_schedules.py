@@ -161,15 +161,6 @@ def test_a_pause_redelivered_after_the_resume_does_not_pause_again() -> None:
         assert violations(outcome) == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason=(
-        "BUG: a gate approved while the execution is paused still times out: core/decide.py _on_tick fails "
-        "every WAITING_APPROVAL wave past its timeout without looking at approved_by, although "
-        "_on_gate_approved recorded the approval in time and _advance would open the wave on resume"
-    ),
-)
 def test_a_gate_approved_in_time_during_a_pause_opens_on_resume() -> None:
     # GIVEN w1 -> w2 (gate, 2 min timeout); the operator pauses 40 s in, approves w2 30 s after its gate opened
     #       (within the timeout, during the pause) and resumes 200 s after pausing (past the gate's timeout)

@@ -670,7 +670,8 @@ def _end_wave(ctx: _Ctx, state: WaveState, status: WaveStatus, reason: str | Non
 def _on_tick(ctx: _Ctx, _: m.Tick) -> None:
     for spec in ctx.exe.plan.waves:
         state = ctx.exe.waves[spec.id]
-        if state.status is WaveStatus.WAITING_APPROVAL and spec.pause_before_wave and state.gate_opened_at:
+        gate_open = state.status is WaveStatus.WAITING_APPROVAL and state.approved_by is None
+        if gate_open and spec.pause_before_wave and state.gate_opened_at:  # approved gates wait for a resume
             if ctx.now >= state.gate_opened_at + timedelta(minutes=spec.pause_before_wave.timeout_minutes):
                 _fail_wave(ctx, state, f"approval gate timed out after {spec.pause_before_wave.timeout_minutes} min")
         elif state.status.active and state.started_at:
