@@ -229,11 +229,23 @@ class LocalRuntime:
 
     def pause(self, execution_id: str, requested_by: str = "local-operator") -> None:
         """Hold the execution: in-flight work finishes, no new wave opens."""
-        self.deps.publisher.publish([ExecutionPauseRequested(execution_id=execution_id, requested_by=requested_by)])
+        self.deps.publisher.publish(
+            [
+                ExecutionPauseRequested(
+                    execution_id=execution_id, requested_by=requested_by, requested_at=self.clock.now()
+                )
+            ]
+        )
 
     def resume(self, execution_id: str, requested_by: str = "local-operator") -> None:
         """Lift a pause."""
-        self.deps.publisher.publish([ExecutionResumeRequested(execution_id=execution_id, requested_by=requested_by)])
+        self.deps.publisher.publish(
+            [
+                ExecutionResumeRequested(
+                    execution_id=execution_id, requested_by=requested_by, requested_at=self.clock.now()
+                )
+            ]
+        )
 
     def execution(self, execution_id: str) -> Execution:
         """The stored execution."""
@@ -267,7 +279,9 @@ class LocalRuntime:
             self._invoke(self._tick_route, event)
         except Exception:
             self.router.stats.failures[self._tick_route.function] += 1
-        if self.deps.store.active_execution_ids():
+        # AWS's schedule never stops; locally it pauses only when nothing is active and nothing else is scheduled
+        # (an execution request still in flight at this instant must find the tick running when it lands).
+        if self.deps.store.active_execution_ids() or self.clock.pending(ignore_labels=frozenset({"tick"})):
             self._ensure_tick()
 
     def _invoke(self, route: Route | StreamRoute, event: dict[str, Any]) -> Any:

@@ -223,7 +223,8 @@ class Outcome:
     schedule: Schedule
     executions: dict[str, Execution]
     operator: OperatorLog
-    stalled: list[str]
+    stalled: list[str]  # still active when the virtual-time budget ran out
+    idle: list[str]  # still active although nothing was scheduled any more (no poll tick)
     faults: list[str]
 
 
@@ -344,34 +345,36 @@ def run_schedule(schedule: Schedule, never_drop: frozenset[str] = frozenset(SSM_
         operator = Operator(rt, schedule)
         operator.start()
         stalled: list[str] = []
+        idle: list[str] = []
         try:
             rt.run(max_virtual=VIRTUAL_BUDGET)
+            idle = rt.deps.store.active_execution_ids()
         except RuntimeStalled:
             stalled = rt.deps.store.active_execution_ids()
         executions = {}
         for plan in schedule.plans:
             with suppress(KeyError):
                 executions[plan.id] = rt.execution(execution_id(plan))
-        yield Outcome(rt, schedule, executions, operator.log, stalled, injector.log)
+        yield Outcome(rt, schedule, executions, operator.log, stalled, idle, injector.log)
 
 
 # --- the oracle --------------------------------------------------------------------------------------------
 
 
-def expected_status(schedule: Schedule, plan: Plan, lapsed: frozenset[str] = frozenset()) -> ExecutionStatus:
+def expected_status(schedule: Schedule, plan: Plan) -> ExecutionStatus:
     """The final status of an execution nobody cancelled, from the plan and the simulator's behaviour alone.
 
     A wave "fails" when its gate is never approved, a STOP action does not succeed, or a CRITICAL server fails;
     it "warns" when an OPTIONAL server fails or a CONTINUE action does not succeed. Any failure fails the
     execution (its dependants are skipped, and a STOP policy skips the rest); otherwise any warning makes it
     COMPLETED_WITH_WARNINGS. Run Command actions need instances to target: pre-actions target the instances
-    the wave's dependencies recovered, post-actions the wave's own. `lapsed` names gates drwave let time out
-    although they were approved in time (a known bug, see approved_gates_that_timed_out): they count as failed.
+    the wave's dependencies recovered, post-actions the wave's own. An approval given in time holds even if
+    the execution stays paused past the gate's timeout.
     """
     launched: dict[str, list[int]] = {}
     failed = warned = False
     for wave in plan.waves:
-        if wave.gate and (wave.gate.approve_after is None or wave.id in lapsed):
+        if wave.gate and wave.gate.approve_after is None:
             failed = True
         dep_instances = [n for d in wave.after for n in launched[d]]
         launched[wave.id] = [n for n in wave.servers if schedule.server(n).fail_at is None]
@@ -390,18 +393,6 @@ def expected_status(schedule: Schedule, plan: Plan, lapsed: frozenset[str] = fro
     return ExecutionStatus.COMPLETED_WITH_WARNINGS if warned else ExecutionStatus.COMPLETED
 
 
-def approved_gates_that_timed_out(execution: Execution) -> frozenset[str]:
-    """Waves whose gate was approved and still timed out: drwave's tick times out a gate that was approved
-    while the execution was paused (decide.py _on_tick ignores approved_by). Reported as a bug with an xfail
-    regression test; the property accepts the resulting FAILED status so it keeps testing everything else."""
-    approved = {e.wave_id for e in execution.timeline if e.event == "GATE_APPROVED"}
-    return frozenset(
-        str(e.wave_id)
-        for e in execution.timeline
-        if e.event == "WAVE_FAILED" and e.wave_id in approved and e.detail.startswith("approval gate timed out")
-    )
-
-
 # --- the properties ------------------------------------------------------------------------------------------
 
 
@@ -409,6 +400,9 @@ def violations(outcome: Outcome) -> list[str]:
     """Every broken property of a finished run, as readable sentences (empty when all hold)."""
     rt, schedule = outcome.rt, outcome.schedule
     problems = [f"{e} still active after {VIRTUAL_BUDGET} of simulated time" for e in outcome.stalled]
+    problems += [
+        f"{e} still active when nothing was scheduled any more (the poll tick had stopped)" for e in outcome.idle
+    ]
     for plan in schedule.plans:
         if plan.id not in outcome.executions:
             problems.append(f"{execution_id(plan)} was requested but never created")
@@ -492,7 +486,7 @@ def _final_status(schedule: Schedule, plan: Plan, execution: Execution, log: Ope
         if execution.status is not ExecutionStatus.CANCELLED:
             return [f"{exe}: cancel took effect but the execution ended {execution.status}"]
         return []
-    expected = expected_status(schedule, plan, approved_gates_that_timed_out(execution))
+    expected = expected_status(schedule, plan)
     if execution.status is not expected:
         waves = ", ".join(
             f"{w}={s.status}" + (f" ({s.reason})" if s.reason else "") for w, s in execution.waves.items()

@@ -392,7 +392,7 @@ def operators(draw: st.DrawFn, latest_start: int = 0) -> Operator:
 
 
 def deliveries(droppable: tuple[str, ...], repeatable: tuple[str, ...]) -> st.SearchStrategy[Delivery]:
-    """One targeted delivery fault: a drop of a droppable type, or a duplicate/delay (<= 30 s) of any."""
+    """One targeted delivery fault: a drop of a droppable type, or a duplicate/delay (<= 30 s) of a repeatable one."""
     nth = st.integers(1, 4)
     return st.one_of(
         st.builds(Delivery, st.sampled_from(droppable), nth),
@@ -404,10 +404,13 @@ def deliveries(droppable: tuple[str, ...], repeatable: tuple[str, ...]) -> st.Se
 
 def fault_mixes(
     droppable: tuple[str, ...] = (*ENGINE_EVENTS, DRS_RESULT),
-    repeatable: tuple[str, ...] = (*ENGINE_EVENTS, DRS_RESULT, *SSM_RESULTS, *OPERATOR_COMMANDS),
+    repeatable: tuple[str, ...] = (*ENGINE_EVENTS, DRS_RESULT, *SSM_RESULTS, *OPERATOR_COMMANDS, *PAUSE_COMMANDS),
 ) -> st.SearchStrategy[FaultMix]:
     """Each random fault off (what it shrinks to) or at one of a few strengths, plus up to 3 targeted faults of
-    each kind: deliveries, crashes, and DRS ThrottlingException / ConflictException bursts."""
+    each kind: deliveries, crashes, and DRS ThrottlingException / ConflictException bursts.
+
+    The default types leave out dropping aws.ssm status changes: that breaks drwave today (see the xfail
+    regression) and would otherwise mask everything else the property checks."""
     crashes = st.builds(Crash, st.sampled_from(("StartRecovery", *PUBLISHED)), st.integers(1, 3))
     bursts = st.one_of(
         st.builds(

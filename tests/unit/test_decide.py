@@ -1827,6 +1827,49 @@ def test_duplicate_pause_and_resume_are_no_ops(flow, wave):
     assert twice.changed is False
 
 
+def test_a_pause_redelivered_after_its_resume_is_a_no_op(flow, wave, t0):
+    # GIVEN a pause requested at t0+5s and a resume requested at t0+35s, both applied
+    driver = flow([wave("A"), wave("B", depends_on=["A"])])
+    pause = m.PauseRequested("alice", t0 + timedelta(seconds=5))
+    driver.send(pause)
+    driver.send(m.ResumeRequested("alice", t0 + timedelta(seconds=35)))
+
+    # WHEN EventBridge delivers the same pause again
+    again = driver.send(pause)
+
+    # THEN nothing changes: the execution keeps running
+    assert again.changed is False
+    assert driver.execution.status == ExecutionStatus.RUNNING
+
+
+def test_a_resume_that_overtakes_its_pause_wins(flow, wave, t0):
+    # GIVEN a running execution
+    driver = flow([wave("A"), wave("B", depends_on=["A"])])
+
+    # WHEN the resume (requested at t0+35s) arrives before the pause it lifts (requested at t0+5s)
+    driver.send(m.ResumeRequested("alice", t0 + timedelta(seconds=35)))
+    late = driver.send(m.PauseRequested("alice", t0 + timedelta(seconds=5)))
+
+    # THEN the late pause is outdated and the execution never pauses
+    assert late.changed is False
+    assert driver.execution.status == ExecutionStatus.RUNNING
+    assert driver.execution.paused_by is None
+
+
+def test_a_newer_pause_after_a_resume_pauses_again(flow, wave, t0):
+    # GIVEN a pause and its resume
+    driver = flow([wave("A"), wave("B", depends_on=["A"])])
+    driver.send(m.PauseRequested("alice", t0 + timedelta(seconds=5)))
+    driver.send(m.ResumeRequested("alice", t0 + timedelta(seconds=35)))
+
+    # WHEN the operator pauses again later
+    driver.send(m.PauseRequested("bob", t0 + timedelta(seconds=90)))
+
+    # THEN the execution is paused by the newer request
+    assert driver.execution.status == ExecutionStatus.PAUSED
+    assert driver.execution.paused_by == "bob"
+
+
 def test_gate_approved_while_paused_opens_only_on_resume(flow, wave):
     # GIVEN a gated root wave waiting for approval, and a paused execution
     driver = flow([wave("A", pause_before_wave=ApprovalGate(timeout_minutes=30))])

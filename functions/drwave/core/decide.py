@@ -185,15 +185,27 @@ def _on_gate_approved(ctx: _Ctx, msg: m.GateApproved) -> None:
     _finish_if_done(ctx)
 
 
+def _newest_hold_request(ctx: _Ctx, requested_at: datetime | None) -> bool:
+    """Record a pause/resume request unless a newer one was already applied (last request wins)."""
+    newest = ctx.exe.hold_requested_at
+    if requested_at is not None and newest is not None and requested_at <= newest:
+        return False
+    if requested_at is not None:  # an untimed request (an older client) applies as the newest, as it always did
+        ctx.exe.hold_requested_at = requested_at
+        ctx.changed = True
+    return True
+
+
 def _on_pause(ctx: _Ctx, msg: m.PauseRequested) -> None:
-    if ctx.exe.paused_by or ctx.exe.halt:
+    if ctx.exe.halt or not _newest_hold_request(ctx, msg.requested_at) or ctx.exe.paused_by:
         return
     ctx.exe.paused_by = msg.requested_by
     ctx.log("EXECUTION_PAUSED", detail=f"by {msg.requested_by}: in-flight work continues, no new wave opens")
 
 
 def _on_resume(ctx: _Ctx, msg: m.ResumeRequested) -> None:
-    if not ctx.exe.paused_by:
+    # A resume that overtakes its pause is still recorded, so the late pause then finds itself outdated.
+    if not _newest_hold_request(ctx, msg.requested_at) or not ctx.exe.paused_by:
         return
     ctx.exe.paused_by = None
     ctx.log("EXECUTION_RESUMED", detail=f"by {msg.requested_by}")

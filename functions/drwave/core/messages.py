@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 
 from drwave.models.execution import ActionStatus, LaunchStatus
 
@@ -37,6 +38,7 @@ class PauseRequested:
     """An operator asked to hold the execution: in-flight work finishes, no new wave opens."""
 
     requested_by: str = "unknown"
+    requested_at: datetime | None = None  # when the operator asked; None applies it as the newest request
 
 
 @dataclass(frozen=True)
@@ -44,6 +46,7 @@ class ResumeRequested:
     """An operator lifted a pause."""
 
     requested_by: str = "unknown"
+    requested_at: datetime | None = None  # see PauseRequested
 
 
 @dataclass(frozen=True)

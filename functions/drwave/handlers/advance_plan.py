@@ -36,9 +36,9 @@ def handler(event: dict[str, Any], context: Any, deps: Dependencies | None = Non
         case ExecutionCancelRequested():
             message = m.CancelRequested(detail.requested_by)
         case ExecutionPauseRequested():
-            message = m.PauseRequested(detail.requested_by)
+            message = m.PauseRequested(detail.requested_by, detail.requested_at)
         case ExecutionResumeRequested():
-            message = m.ResumeRequested(detail.requested_by)
+            message = m.ResumeRequested(detail.requested_by, detail.requested_at)
         case _:
             raise InvalidEvent(f"detail-type: advance-plan does not handle {detail.DETAIL_TYPE!r}")
     apply(deps, detail.execution_id, [message])

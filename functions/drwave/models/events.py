@@ -67,6 +67,8 @@ class ExecutionPauseRequested(EventDetail):
 
     DETAIL_TYPE = "Execution Pause Requested"
     requested_by: str = "unknown"
+    # Orders pause against resume: EventBridge may redeliver or reorder them, and the envelope time is whole seconds.
+    requested_at: UtcDatetime | None = None
 
 
 class ExecutionResumeRequested(EventDetail):
@@ -74,6 +76,7 @@ class ExecutionResumeRequested(EventDetail):
 
     DETAIL_TYPE = "Execution Resume Requested"
     requested_by: str = "unknown"
+    requested_at: UtcDatetime | None = None  # see ExecutionPauseRequested
 
 
 class WaveActionsRequested(EventDetail):

@@ -214,6 +214,8 @@ class Execution(Model):
     status: ExecutionStatus = ExecutionStatus.PENDING
     halt: str | None = None  # None, "CANCEL" or "FAILURE": no new waves start once set
     paused_by: str | None = None  # set while an operator holds the execution: no new waves open
+    # Request time of the newest pause/resume applied: an older (late or redelivered) one is a no-op.
+    hold_requested_at: UtcDatetime | None = None
     account_id: str
     region: str
     started_by: str = "unknown"
