@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo test bench lint unit scenario clean
+.PHONY: demo serve test bench lint unit scenario clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -14,6 +14,10 @@ $(STAMP): pyproject.toml
 
 demo: $(STAMP)
 	$(BIN)/drwave demo
+
+# The whole stack on http://127.0.0.1:8765 with the example plan loaded (Ctrl-C stops it); e.g. SERVE_ARGS='--speed 600'
+serve: $(STAMP)
+	$(BIN)/drwave serve --plan examples/retail-plan.yaml $(SERVE_ARGS)
 
 test: $(STAMP)
 	$(BIN)/ruff check functions local tests

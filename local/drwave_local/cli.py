@@ -6,13 +6,15 @@ import argparse
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from drwave.models.execution import ExecutionStatus, ExecutionType
-from drwave_local import contracts
+from drwave_local import contracts, serve
+from drwave_local.commands import CLIENT_COMMANDS, add_client_commands, run_client_command
 from drwave_local.environment import InputFileError
-from drwave_local.rehearsal import RehearsalOptions, rehearse
-from drwave_local.router import Faults
-from drwave_local.runtime import RuntimeStalled
+
+if TYPE_CHECKING:  # the runtime (moto) loads only for the commands that run it: client commands stay quick
+    from drwave_local.router import Faults
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 FAULT_KEYS = {
@@ -32,6 +34,8 @@ class UsageError(Exception):
 
 def parse_faults(text: str | None) -> tuple[Faults, float]:
     """`duplicate=0.2,drop=0.1,delay=30,crash=0.05,lose-launch-results=0.3,seed=1` -> (Faults, loss rate)."""
+    from drwave_local.router import Faults  # noqa: PLC0415 - see TYPE_CHECKING above
+
     faults, lose = Faults(), 0.0
     for part in filter(None, (text or "").split(",")):
         key, _, raw = part.partition("=")
@@ -76,8 +80,13 @@ def _parser() -> argparse.ArgumentParser:
     bench = commands.add_parser("bench", help="benchmark drwave against the seed's poll-loop design")
     bench.add_argument("--quick", action="store_true", help="scale the large shapes down for a fast look")
     bench.add_argument("--output", type=Path, default=Path("out/bench/bench.json"))
-    schemas = commands.add_parser("schemas", help="regenerate schemas/ and events/drwave/ from the event models")
+    schemas = commands.add_parser(
+        "schemas", help="regenerate schemas/, events/drwave/ and the template's schema registry from the event models"
+    )
     schemas.add_argument("--check", action="store_true", help="only report drift; exit 1 if any file is stale")
+    local = commands.add_parser("serve", help="run the whole stack locally: REST API, direct invocation, fast clock")
+    serve.add_arguments(local)
+    add_client_commands(commands)  # groups, plans, preflight, servers, executions, invoke: talk to `drwave serve`
     for sub in (demo, run):
         sub.add_argument("--log", type=Path, help="write the handlers' structured logs to this file")
     return parser
@@ -88,10 +97,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     if args.command == "schemas":
         return _schemas(args.check)
+    if args.command == "serve":
+        return serve.main(args)
+    if args.command in CLIENT_COMMANDS:
+        return run_client_command(args)
     if args.command == "bench":
         from drwave_local.bench.run import main as bench  # noqa: PLC0415 - only this command needs it
 
         return bench(quick=args.quick, output=args.output)
+    from drwave_local.rehearsal import RehearsalOptions, rehearse  # noqa: PLC0415 - see TYPE_CHECKING above
+    from drwave_local.runtime import RuntimeStalled  # noqa: PLC0415
+
     try:
         if args.command == "demo":
             plan, environment = EXAMPLES / "retail-plan.yaml", EXAMPLES / "retail-environment.yaml"

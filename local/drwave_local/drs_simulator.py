@@ -52,6 +52,12 @@ _ALPHANUMERIC = string.ascii_letters + string.digits
 _T = TypeVar("_T")
 
 
+def _access_key(request: AWSPreparedRequest) -> str | None:
+    """The access key id a SigV4-signed request was signed with (Credential=<key>/<date>/...)."""
+    match = re.search(r"Credential=([^/,\s]+)/", str(request.headers.get("Authorization") or ""))
+    return match.group(1) if match else None
+
+
 @cache
 def _drs_model() -> ServiceModel:
     """The botocore service model for drs, loaded once."""
@@ -216,6 +222,7 @@ class DrsSimulator:
         job_start_delay_seconds: float = 5.0,
         emit_event: Callable[[dict[str, Any]], None] | None = None,
         lose_launch_results: float = 0.0,
+        launch_template_for: Callable[[str, str | None], str] | None = None,
     ) -> None:
         if not 0.0 <= jitter < 1.0:
             raise ValueError("jitter must be in [0, 1) so phase durations stay positive")
@@ -235,6 +242,10 @@ class DrsSimulator:
         self._instances: dict[str, _RecoveryInstance] = {}
         self._injected: dict[str, collections.deque[str]] = collections.defaultdict(collections.deque)
         self._lost_events: list[dict[str, Any]] = []
+        # (source server id, caller's access key id) -> EC2 launch template id, made when first asked for;
+        # without one the simulator invents ids (no EC2 behind them).
+        self._launch_template_for = launch_template_for
+        self._caller: str | None = None
         self._operations: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
             "StartRecovery": self._start_recovery,
             "DescribeJobs": self._describe_jobs,
@@ -242,8 +253,16 @@ class DrsSimulator:
             "DescribeSourceServers": self._describe_source_servers,
             "DescribeRecoveryInstances": self._describe_recovery_instances,
             "TerminateRecoveryInstances": self._terminate_recovery_instances,
+            "GetLaunchConfiguration": self._get_launch_configuration,
+            "UpdateLaunchConfiguration": self._update_launch_configuration,
         }
         self.calls: collections.Counter[str] = collections.Counter()
+        # (operation, access key id that signed the request): shows which credentials (e.g. an assumed role) acted.
+        self.callers: collections.Counter[tuple[str, str | None]] = collections.Counter()
+        # Source server id -> its launch configuration (GetLaunchConfiguration shape), made on first use.
+        self.launch_configurations: dict[str, dict[str, Any]] = {}
+        # Every UpdateLaunchConfiguration request body, in order, for tests to assert on.
+        self.launch_configuration_updates: list[dict[str, Any]] = []
         self.jobs: dict[str, SimulatedJob] = {}
         # Largest page any Describe* call returns; lower it to make small fleets span several pages.
         self.max_page_size = DEFAULT_MAX_PAGE_SIZE
@@ -309,6 +328,8 @@ class DrsSimulator:
         """botocore before-send hook: answer the request without any network."""
         operation = self._operation_name(request)
         self.calls[operation] += 1
+        self._caller = _access_key(request)
+        self.callers[(operation, self._caller)] += 1
         try:
             injected = self._injected.get(operation)
             if injected:
@@ -467,6 +488,47 @@ class DrsSimulator:
         now = self._clock.now()
         latest = {instance.run.source_server_id: instance.run.instance_id for instance in self._live_instances(now)}
         return self._page("DescribeSourceServers", keyed, body, lambda server: self._server_json(server, now, latest))
+
+    def _get_launch_configuration(self, body: dict[str, Any]) -> dict[str, Any]:
+        """GetLaunchConfiguration: DRS's defaults until updated; the EC2 launch template is made on first ask."""
+        return dict(self._launch_configuration(body["sourceServerID"]))
+
+    def _update_launch_configuration(self, body: dict[str, Any]) -> dict[str, Any]:
+        """UpdateLaunchConfiguration: the members given replace the current ones."""
+        config = self._launch_configuration(body["sourceServerID"])
+        self.launch_configuration_updates.append(dict(body))
+        config.update({k: v for k, v in body.items() if k != "sourceServerID"})
+        return dict(config)
+
+    def _launch_configuration(self, source_server_id: str) -> dict[str, Any]:
+        server = self._servers.get(source_server_id)
+        if server is None:
+            raise DrsError(
+                "ResourceNotFoundException",
+                f"source server {source_server_id} not found",
+                resourceId=source_server_id,
+                resourceType="SOURCE_SERVER",
+            )
+        config = self.launch_configurations.get(source_server_id)
+        if config is None:
+            template_id = (
+                self._launch_template_for(source_server_id, self._caller)
+                if self._launch_template_for
+                else f"lt-{len(self.launch_configurations) + 1:017x}"
+            )
+            # The defaults DRS gives a newly replicating server (DRS User Guide, "Default DRS launch settings").
+            config = self.launch_configurations[source_server_id] = {
+                "sourceServerID": source_server_id,
+                "name": server.hostname or source_server_id,
+                "ec2LaunchTemplateID": template_id,
+                "launchDisposition": "STARTED",
+                "targetInstanceTypeRightSizingMethod": "BASIC",
+                "copyPrivateIp": False,
+                "copyTags": False,
+                "licensing": {"osByol": True},
+                "postLaunchEnabled": False,
+            }
+        return config
 
     def _describe_recovery_instances(self, body: dict[str, Any]) -> dict[str, Any]:
         """DescribeRecoveryInstances: the instances DRS knows now, filtered by id and source server."""

@@ -24,9 +24,13 @@ from moto import mock_aws
 from moto.events.models import EventPattern
 
 from drwave.adapters.drs import DrsGateway
+from drwave.adapters.launch_settings import Ec2LaunchTemplates
+from drwave.adapters.notifier import SnsNotifier
 from drwave.adapters.publisher import EventPublisher
+from drwave.adapters.sessions import AccountSessions, Credentials
 from drwave.adapters.ssm import SsmActionRunner
 from drwave.adapters.store import DynamoStore
+from drwave.adapters.workflow import WorkflowClient
 from drwave.core.capacity import DrsLimits
 from drwave.handlers.common import logger as handler_logger
 from drwave.handlers.deps import Dependencies
@@ -46,9 +50,13 @@ from drwave_local.moto_patches import fast_transactions
 from drwave_local.router import EventRouter, Faults, load_handler
 from drwave_local.ssm_simulator import ActionBehaviour, SsmSimulator
 from drwave_local.template import DEFAULT_TEMPLATE, Route, StreamRoute, load_template
+from drwave_local.workflow_bridge import WorkflowBridge, state_machine_definition
 
 TABLE_NAME = "drwave-local-state"
+WORKFLOW_FUNCTION = "SyncWorkflowFunction"  # mirrors executions into the Step Functions wrapper
+DEFAULT_CROSS_ACCOUNT_ROLE = "drwave-drs-execution"  # the template's CrossAccountRoleName default
 BUS_NAME = "drwave-local"
+TOPIC_NAME = "drwave-local-notifications"  # the template's NotificationTopic
 # Seconds between retries of a stream batch that failed (Lambda retries a shard's batch right away, with backoff).
 STREAM_RETRY_SECONDS = 1.0
 # Retries of a failing stream batch when the template says -1 (forever): finite, so run() still terminates.
@@ -89,10 +97,16 @@ class LocalRuntime:
         lose_launch_results: float = 0.0,
         template_path: Path = DEFAULT_TEMPLATE,
         log_path: Path | None = None,
+        workflow: bool = False,
     ) -> None:
         self.env = environment
         self.clock = VirtualClock()
         self.template = load_template(template_path)
+        self._template_dir = template_path.parent
+        self.workflow: WorkflowBridge | None = None
+        self._workflow_enabled = workflow
+        if not workflow:  # the wrapper is optional: without it, nothing is delivered to its function
+            self.template.routes = [r for r in self.template.routes if r.function != WORKFLOW_FUNCTION]
         self.faults = faults or Faults()
         self._fault_rng = random.Random(self.faults.seed + 1)
         self._ids = random.Random(environment.seed)  # reproducible, unique execution ids per runtime
@@ -100,7 +114,8 @@ class LocalRuntime:
         self._hop_latency = hop_latency
         self._lose = lose_launch_results
         self._log_path = log_path
-        self._mock = mock_aws()
+        # moto's ASL interpreter really executes the wrapper (in threads of its own: see WorkflowBridge).
+        self._mock = mock_aws(config={"stepfunctions": {"execute_state_machine": workflow}})
         self._tick_pending = False
         self.backoff_seconds: list[float] = []
         self.crashes = 0
@@ -143,6 +158,7 @@ class LocalRuntime:
             job_start_delay_seconds=env.job_start_delay_seconds,
             emit_event=lambda event: self.router.put("default", event),
             lose_launch_results=self._lose,
+            launch_template_for=self._launch_template_for,
         )
         for spec in env.source_servers:
             self.drs.add_source_server(
@@ -166,6 +182,8 @@ class LocalRuntime:
         dynamodb = self.dynamodb = session.client("dynamodb")
         dynamodb.create_table(**self.template.create_table_kwargs(TABLE_NAME))
         self._open_streams(session)
+        sns = session.client("sns")
+        self.notification_topic_arn = sns.create_topic(Name=TOPIC_NAME)["TopicArn"]
         events = session.client("events")
         events.meta.events.register("before-send.events.PutEvents", self._put_events)  # type: ignore[arg-type]
         drs_client = session.client("drs", config=Config(retries={"total_max_attempts": 1}))
@@ -175,20 +193,88 @@ class LocalRuntime:
         self.ssm.attach(ssm_client)
         self._uninstall_automation = self.ssm.install_automation()
         gateway = DrsGateway(drs_client, sleep=self.backoff_seconds.append, rng=random.Random(env.seed))
+        self._ec2 = session.client("ec2")
+        store = DynamoStore(dynamodb, TABLE_NAME)
+        # Other accounts go through real (moto) STS AssumeRole, so registration, external ids and refusals behave
+        # as deployed; their DRS and SSM calls reach the same simulators, signed with the assumed credentials.
+        self.sts = session.client("sts")
+        self.sessions = AccountSessions(
+            self.sts,
+            home_account_id=env.account_id,
+            lookup=store.get_target_account,
+            default_role_name=DEFAULT_CROSS_ACCOUNT_ROLE,
+            make_client=self._client,
+            now=self.clock.now,
+        )
+        home = env.account_id
         schedule = self.template.schedules[0]
         self.deps = Dependencies(
-            store=DynamoStore(dynamodb, TABLE_NAME),
+            store=store,
             publisher=EventPublisher(events, BUS_NAME),
-            drs_for=lambda _account, _region: gateway,
-            ssm_for=lambda _account, _region: SsmActionRunner(ssm_client),
+            drs_for=lambda account, region: (
+                gateway
+                if account == home
+                else DrsGateway(self.sessions.client("drs", account, region), sleep=self.backoff_seconds.append)
+            ),
+            ssm_for=lambda account, region: SsmActionRunner(
+                ssm_client if account == home else self.sessions.client("ssm", account, region)
+            ),
+            ec2_for=lambda account, region: Ec2LaunchTemplates(
+                self._ec2 if account == home else self.sessions.client("ec2", account, region)
+            ),
             now=self.clock.now,
             limits=self._limits,
             account_id=env.account_id,
+            region=env.region,
             poll_tick_seconds=schedule.rate_seconds,
+            notifier=SnsNotifier(sns, self.notification_topic_arn),
         )
         self._tick_route = Route(schedule.function, schedule.handler, schedule.rule, "default", {})
+        if self._workflow_enabled:
+            self._start_workflow(session)
+
+    def _start_workflow(self, session: boto3.Session) -> None:
+        """Create the template's state machine in moto; its callback events go through the router."""
+        name, definition = state_machine_definition(self.template, self._template_dir, {"EventBus": BUS_NAME})
+        self.workflow = WorkflowBridge(session, definition, name, self.env.account_id).__enter__()
+        self.workflow.attach(self.router)
+        self.deps.workflow = WorkflowClient(self.workflow.client, self.workflow.state_machine_arn)
+
+    def _client(self, service: str, region: str, credentials: Credentials | None, config: Any) -> Any:
+        """A client signed with an assumed role's credentials, wired to the simulators like the home ones."""
+        session = boto3.Session(
+            aws_access_key_id=credentials.access_key_id if credentials else "testing",
+            aws_secret_access_key=credentials.secret_access_key if credentials else "testing",
+            aws_session_token=credentials.session_token if credentials else None,
+            region_name=region,
+        )
+        client = session.client(service, config=config)  # type: ignore[call-overload]
+        if service == "drs":
+            self.drs.attach(client)
+            client.meta.events.register("after-call.drs.StartRecovery", self._maybe_crash)
+        elif service == "ssm":
+            self.ssm.attach(client)
+        return client
+
+    def _launch_template_for(self, source_server_id: str, access_key_id: str | None) -> str:
+        """The EC2 launch template DRS keeps per source server, made in the caller's (moto) account."""
+        ec2 = (
+            self._ec2
+            if access_key_id in (None, "testing")
+            else boto3.client(
+                "ec2", region_name=self.env.region, aws_access_key_id=access_key_id, aws_secret_access_key="unused"
+            )
+        )
+        created = ec2.create_launch_template(
+            LaunchTemplateName=f"drs-{source_server_id}",
+            LaunchTemplateData={"InstanceType": "t3.small", "NetworkInterfaces": [{"DeviceIndex": 0}]},
+        )
+        template_id: str = created["LaunchTemplate"]["LaunchTemplateId"]
+        return template_id
 
     def __exit__(self, *exc: object) -> None:
+        if self.workflow is not None:
+            self.workflow.__exit__()
         self._uninstall_automation()
         self._undo_fast_transactions()
         self._mock.stop()
@@ -265,6 +351,12 @@ class LocalRuntime:
             if self.clock.now() > deadline:
                 active = self.deps.store.active_execution_ids()
                 raise RuntimeStalled(f"still active after {max_virtual} of simulated time: {', '.join(active)}")
+
+    def settle(self) -> None:
+        """After a call from outside the handlers (the served API): feed stream consumers, keep the tick alive."""
+        self._poll_streams()
+        if self.clock.pending(ignore_labels=frozenset({"tick"})):
+            self._ensure_tick()
 
     def _ensure_tick(self) -> None:
         if not self._tick_pending:

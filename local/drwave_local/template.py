@@ -78,6 +78,8 @@ class Template:
     routes: list[Route] = field(default_factory=list)
     schedules: list[ScheduleRule] = field(default_factory=list)
     streams: list[StreamRoute] = field(default_factory=list)
+    # Functions invoked synchronously (API Gateway, direct invocation): logical id -> handler
+    synchronous: dict[str, str] = field(default_factory=dict)
 
     def resource(self, logical_id: str) -> dict[str, Any]:
         """The properties of one resource."""
@@ -115,7 +117,10 @@ def load_template(path: Path = DEFAULT_TEMPLATE) -> Template:
         if resource.get("Type") != "AWS::Serverless::Function":
             continue
         props = resource["Properties"]
-        for rule, event in (props.get("Events") or {}).items():
+        events = props.get("Events") or {}
+        if not events or any(e["Type"] == "Api" for e in events.values()):
+            template.synchronous[name] = props["Handler"]
+        for rule, event in events.items():
             event_props = event.get("Properties", {})
             if event["Type"] == "EventBridgeRule":
                 bus = DRWAVE_BUS if "EventBusName" in event_props else DEFAULT_BUS

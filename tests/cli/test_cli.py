@@ -110,6 +110,8 @@ def test_demo_completes_and_writes_a_full_report(tmp_path, monkeypatch, capsys):
         "DescribeJobs",
         "DescribeSourceServers",
         "DescribeJobLogItems",
+        "GetLaunchConfiguration",  # the demo's web group has launch settings
+        "UpdateLaunchConfiguration",
     }
     assert report["groundTruthMismatches"] == []
     # AND the console got the summary, and no error

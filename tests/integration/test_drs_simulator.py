@@ -115,13 +115,13 @@ def test_unsupported_operations_answer_validation_exception_without_network(make
     # WHEN operations the simulator does not implement are called
     # THEN each raises ValidationException naming the operation, and the call is counted
     with pytest.raises(client.exceptions.ValidationException) as error:
-        client.get_launch_configuration(sourceServerID=sid(0))
+        client.get_replication_configuration(sourceServerID=sid(0))
     assert error.value.response["Error"]["Code"] == "ValidationException"
-    assert "operation not supported by the drwave DRS simulator: GetLaunchConfiguration" in str(error.value)
+    assert "operation not supported by the drwave DRS simulator: GetReplicationConfiguration" in str(error.value)
     assert error.value.response["reason"] == "unknownOperation"
     with pytest.raises(client.exceptions.ValidationException):
         client.list_tags_for_resource(resourceArn=f"arn:aws:drs:us-east-1:123456789012:source-server/{sid(0)}")
-    assert sim.calls["GetLaunchConfiguration"] == 1
+    assert sim.calls["GetReplicationConfiguration"] == 1
     assert sim.calls["ListTagsForResource"] == 1
 
 

@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 
-from drwave.adapters.store import ACTIVE_INDEX, ConcurrentUpdate, DynamoStore, StoreError
+from drwave.adapters.store import (
+    ACTIVE_INDEX,
+    KIND_INDEX,
+    ConcurrentUpdate,
+    DynamoStore,
+    InvalidPageToken,
+    StoreError,
+)
 from drwave.core.capacity import reserve
 from drwave.models.capacity import CapacityLedger
 from drwave.models.execution import Execution, ExecutionStatus, ExecutionType, WaveState, WaveStatus
@@ -49,19 +56,29 @@ def raw_item(dynamodb: Any, table: str, pk: str, sk: str) -> dict[str, Any] | No
 # --- the table itself ---------------------------------------------------------------------------------------
 
 
-def test_table_from_the_template_has_the_sparse_active_index_keyed_by_shard_and_pk(dynamodb):
+def test_table_from_the_template_has_the_sparse_active_index_and_the_listing_index(dynamodb):
     # GIVEN the table created from the template's properties
     # WHEN it is described
     table = dynamodb.describe_table(TableName="drwave-it-state")["Table"]
     # THEN its key is pk/sk and it has the keys-only active index the store queries
     assert [(k["AttributeName"], k["KeyType"]) for k in table["KeySchema"]] == [("pk", "HASH"), ("sk", "RANGE")]
-    (index,) = table["GlobalSecondaryIndexes"]
-    assert index["IndexName"] == ACTIVE_INDEX
-    assert [(k["AttributeName"], k["KeyType"]) for k in index["KeySchema"]] == [
+    indexes = {i["IndexName"]: i for i in table["GlobalSecondaryIndexes"]}
+    assert set(indexes) == {ACTIVE_INDEX, KIND_INDEX}
+    active, listing = indexes[ACTIVE_INDEX], indexes[KIND_INDEX]
+    assert [(k["AttributeName"], k["KeyType"]) for k in active["KeySchema"]] == [
         ("activeShard", "HASH"),
         ("pk", "RANGE"),
     ]
-    assert index["Projection"]["ProjectionType"] == "KEYS_ONLY"
+    assert active["Projection"]["ProjectionType"] == "KEYS_ONLY"
+    # AND the listing index projects only the summary attributes (the header's frequent writes stay small there)
+    assert [(k["AttributeName"], k["KeyType"]) for k in listing["KeySchema"]] == [
+        ("kind", "HASH"),
+        ("listKey", "RANGE"),
+    ]
+    assert listing["Projection"] == {
+        "ProjectionType": "INCLUDE",
+        "NonKeyAttributes": ["status", "planId", "executionType"],
+    }
     assert table["StreamSpecification"] == {"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"}
 
 
@@ -319,3 +336,63 @@ def test_a_missing_table_is_a_store_error_not_a_lost_race(aws):
         missing.load_execution("exe-0001")
     with pytest.raises(StoreError, match="ResourceNotFoundException"):
         missing.put_plan(plan())
+
+
+# --- listings (kind-index) ---------------------------------------------------------------------------------
+
+
+def test_groups_and_plans_list_by_id_and_deleting_one_removes_it_from_the_list(store):
+    # GIVEN three groups and two plans stored out of order
+    for gid in ("pg-c", "pg-a", "pg-b"):
+        store.put_group(group().model_copy(update={"id": gid}))
+    for pid in ("plan-b", "plan-a"):
+        store.put_plan(plan().model_copy(update={"id": pid}))
+    # WHEN they are listed  THEN each kind lists by id, without the other kind or any execution
+    store.create_execution(execution("exe-listed"))
+    assert [g.id for g in store.list_groups()] == ["pg-a", "pg-b", "pg-c"]
+    assert [p.id for p in store.list_plans()] == ["plan-a", "plan-b"]
+    # AND a delete says whether something was there, and the listing follows
+    assert store.delete_group("pg-b") is True
+    assert store.delete_group("pg-b") is False
+    assert [g.id for g in store.list_groups()] == ["pg-a", "pg-c"]
+
+
+def test_executions_list_newest_first_a_page_at_a_time_until_the_token_runs_out(store):
+    # GIVEN five executions created a minute apart
+    for n in range(5):
+        created = execution(f"exe-{n}").model_copy(update={"created_at": T0 + timedelta(minutes=n)})
+        store.create_execution(created)
+    # WHEN they are listed two at a time, following nextToken
+    pages, token = [], None
+    while True:
+        rows, token = store.list_executions(limit=2, next_token=token)
+        pages.append([r.execution_id for r in rows])
+        if token is None:
+            break
+    # THEN every execution appears once, newest first, in pages of at most two
+    assert [e for page in pages for e in page] == ["exe-4", "exe-3", "exe-2", "exe-1", "exe-0"]
+    assert all(len(page) <= 2 for page in pages)
+
+
+def test_execution_listing_filters_by_status_plan_and_type(store):
+    # GIVEN a running and a finished execution
+    store.create_execution(execution("exe-run", ExecutionStatus.RUNNING))
+    store.create_execution(execution("exe-done", ExecutionStatus.COMPLETED))
+    # WHEN filtered  THEN only the matching ones come back, with their summary
+    (row,), token = store.list_executions(status="COMPLETED")
+    assert (row.execution_id, row.status, row.plan_id, row.execution_type, token) == (
+        "exe-done",
+        "COMPLETED",
+        plan().id,
+        "DRILL",
+        None,
+    )
+    assert store.list_executions(plan_id="no-such-plan") == ([], None)
+    assert {r.execution_id for r in store.list_executions(execution_type="DRILL")[0]} == {"exe-run", "exe-done"}
+
+
+@pytest.mark.parametrize("token", ["not base64 at all!", "e30=", "eyJwayI6IDF9"])
+def test_a_page_token_this_store_did_not_issue_is_refused(store, token):
+    # GIVEN a forged or garbled token  WHEN used  THEN the store refuses it before querying
+    with pytest.raises(InvalidPageToken, match="nextToken"):
+        store.list_executions(next_token=token)

@@ -181,12 +181,12 @@ def test_start_twice_is_a_no_op(flow, wave):
     assert decision.execution is before
 
 
-def test_tick_before_start_does_nothing(flow, wave):
-    # GIVEN an execution not started yet
+def test_tick_shortly_after_creation_does_not_start_the_execution(flow, wave):
+    # GIVEN an execution created but not started yet (its start request may be in flight)
     driver = flow([wave("A")], started=False)
 
-    # WHEN a tick arrives
-    decision = driver.send(m.Tick(), after=timedelta(hours=1))
+    # WHEN a tick arrives within the start grace period
+    decision = driver.send(m.Tick(), after=timedelta(seconds=119))
 
     # THEN
     assert decision.changed is False
@@ -1615,6 +1615,7 @@ TERMINAL_PROBES = [
     m.CancelRequested(),
     m.PauseRequested(),
     m.ResumeRequested(),
+    m.ErrorReported("STAGE", "boom"),
     m.WaveFinished("A"),
     m.ServersResolved("A", ["s-00000000000000001"]),
     m.ResolutionFailed("A", "x"),
@@ -1622,6 +1623,8 @@ TERMINAL_PROBES = [
     m.ChunkStarted("A", 0, "drsjob-x"),
     m.ChunkDeferred("A", 0, "x"),
     m.ChunkRejected("A", 0, "x"),
+    m.LaunchSettingsApplied("A", 0, 1, 1),
+    m.LaunchSettingsFailed("A", 0, "x"),
     m.ServerResult("drsjob-0000000000000000a0", "s-00000000000000001", LaunchStatus.FAILED),
     m.JobObserved("drsjob-0000000000000000a0", "COMPLETED"),
     m.ActionsClaimed("A", "pre"),
@@ -1911,3 +1914,41 @@ def test_an_execution_does_not_wait_forever_for_a_missing_instance_id(flow, wave
     # WHEN ticks pass beyond the grace period  THEN the execution finishes anyway
     driver.send(m.Tick(), after=timedelta(minutes=11))
     assert driver.execution.status == ExecutionStatus.COMPLETED
+
+
+def test_an_error_reported_from_outside_is_audited_without_changing_the_course(flow, wave):
+    # GIVEN a running execution
+    driver = flow([wave("A"), wave("B", depends_on=["A"])])
+    before = driver.execution.status
+
+    # WHEN a workflow reports an error against it
+    decision = driver.send(m.ErrorReported("INITIALIZATION", "Lambda.ServiceException: boom", "lambda:sfn"))
+
+    # THEN the timeline records it and nothing else changes
+    entry = driver.execution.timeline[-1]
+    assert decision.changed is True
+    assert (entry.event, entry.detail) == (
+        "ERROR_REPORTED",
+        "INITIALIZATION: Lambda.ServiceException: boom (by lambda:sfn)",
+    )
+    assert driver.execution.status == before
+    assert decision.events == []
+
+
+def test_a_created_execution_whose_start_request_was_lost_is_started_by_the_tick(make_execution, wave, t0, types):
+    # GIVEN an execution the control plane created (PENDING) whose "Execution Requested" never arrived
+    execution = make_execution([wave("A"), wave("B", depends_on=["A"])])
+
+    # WHEN the tick runs within the grace period  THEN nothing happens yet (the request may still be in flight)
+    early = decide(execution, m.Tick(), t0 + timedelta(seconds=90))
+    assert early.changed is False
+
+    # WHEN the tick runs after it
+    late = decide(execution, m.Tick(), t0 + timedelta(minutes=2))
+
+    # THEN the execution starts as if requested, and says why
+    assert late.execution.status == ExecutionStatus.RUNNING
+    assert [e.event for e in late.execution.timeline][:2] == ["START_REPAIRED", "EXECUTION_STARTED"]
+    assert types(late) == ["Execution Started", "Wave Start Requested"]
+    # AND the request arriving even later is a no-op
+    assert decide(late.execution, m.Start(), t0 + timedelta(minutes=3)).changed is False

@@ -126,9 +126,32 @@ class DrsGateway:
                 return _job(item)
         return None
 
+    def get_launch_configuration(self, server_id: str) -> dict[str, Any]:
+        """The server's launch configuration (GetLaunchConfiguration's response, wire names)."""
+        response = self._call(self._drs.get_launch_configuration, sourceServerID=server_id)
+        response.pop("ResponseMetadata", None)
+        return response
+
+    def update_launch_configuration(self, server_id: str, changes: dict[str, Any]) -> None:
+        """UpdateLaunchConfiguration with these members (wire names); fields not given stay as they are."""
+        self._call(self._drs.update_launch_configuration, sourceServerID=server_id, **changes)
+
     def describe_job_log_items(self, job_id: str) -> list[dict[str, Any]]:
         """The job's log items (all pages), oldest first."""
         return list(self._pages("describe_job_log_items", jobID=job_id))
+
+    def describe_recovery_instances(self, instance_ids: list[str]) -> list[dict[str, Any]]:
+        """These recovery instances as DRS describes them (wire names; all pages, 200 ids per request)."""
+        found: list[dict[str, Any]] = []
+        for start in range(0, len(instance_ids), 200):
+            batch = instance_ids[start : start + 200]
+            found.extend(self._pages("describe_recovery_instances", filters={"recoveryInstanceIDs": batch}))
+        return found
+
+    def terminate_recovery_instances(self, instance_ids: list[str]) -> Job:
+        """Start a TERMINATE job for these recovery instances."""
+        response = self._call(self._drs.terminate_recovery_instances, recoveryInstanceIDs=instance_ids)
+        return _job(response["job"])
 
     # --- plumbing ------------------------------------------------------------------------------------
 

@@ -2,19 +2,41 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
+from dataclasses import dataclass
 from typing import Any
 
 from botocore.exceptions import ClientError
 
 from drwave.core.projection import ViewRow, view_pk
+from drwave.models.accounts import TargetAccount
+from drwave.models.base import iso_z
 from drwave.models.capacity import CapacityLedger
 from drwave.models.execution import Execution
 from drwave.models.plan import ProtectionGroup, RecoveryPlan
 
 ACTIVE_INDEX = "active-index"
+KIND_INDEX = "kind-index"  # lists groups, plans (by id) and executions (by creation time) without a scan
 SNAPSHOT_FIELDS = {"plan", "protection_groups"}
 ACTIVE_SHARD = "ACTIVE"
+TARGETS_PK = "TARGETS"
+
+
+class InvalidPageToken(ValueError):
+    """A nextToken that this store did not issue."""
+
+
+@dataclass(frozen=True)
+class ExecutionSummary:
+    """One row of an execution listing."""
+
+    execution_id: str
+    plan_id: str
+    execution_type: str
+    status: str
+    created_at: str
 
 
 class ConcurrentUpdate(Exception):
@@ -60,7 +82,7 @@ class DynamoStore:
 
     def put_plan(self, plan: RecoveryPlan) -> None:
         """Create or replace a recovery plan."""
-        self._put_doc(f"PLAN#{plan.id}", "PLAN", plan.to_wire())
+        self._put_doc(f"PLAN#{plan.id}", "PLAN", plan.to_wire(), kind="PLAN", list_key=plan.id)
 
     def get_plan(self, plan_id: str) -> RecoveryPlan | None:
         """A recovery plan, or None."""
@@ -69,12 +91,90 @@ class DynamoStore:
 
     def put_group(self, group: ProtectionGroup) -> None:
         """Create or replace a protection group."""
-        self._put_doc(f"GROUP#{group.id}", "GROUP", group.to_wire())
+        self._put_doc(f"GROUP#{group.id}", "GROUP", group.to_wire(), kind="GROUP", list_key=group.id)
 
     def get_group(self, group_id: str) -> ProtectionGroup | None:
         """A protection group, or None."""
         doc = self._get_doc(f"GROUP#{group_id}", "GROUP")
         return ProtectionGroup.model_validate(doc) if doc else None
+
+    def list_groups(self) -> list[ProtectionGroup]:
+        """Every protection group, by id."""
+        return [ProtectionGroup.model_validate(d) for d in self._list_docs("GROUP")]
+
+    def list_plans(self) -> list[RecoveryPlan]:
+        """Every recovery plan, by id."""
+        return [RecoveryPlan.model_validate(d) for d in self._list_docs("PLAN")]
+
+    def delete_group(self, group_id: str) -> bool:
+        """Delete a protection group; False if there was none."""
+        return self._delete(_key(f"GROUP#{group_id}", "GROUP"))
+
+    def delete_plan(self, plan_id: str) -> bool:
+        """Delete a recovery plan; False if there was none."""
+        return self._delete(_key(f"PLAN#{plan_id}", "PLAN"))
+
+    def list_executions(
+        self,
+        *,
+        status: str | None = None,
+        plan_id: str | None = None,
+        execution_type: str | None = None,
+        limit: int = 50,
+        next_token: str | None = None,
+    ) -> tuple[list[ExecutionSummary], str | None]:
+        """Executions, newest first, filtered; a page of at most `limit` and the token of the next page."""
+        filters = {"status": status, "planId": plan_id, "executionType": execution_type}
+        used = {k: v for k, v in filters.items() if v is not None}
+        query: dict[str, Any] = {
+            "TableName": self._table,
+            "IndexName": KIND_INDEX,
+            "KeyConditionExpression": "kind = :kind",
+            "ExpressionAttributeValues": {":kind": {"S": "EXECUTION"}, **{f":{k}": {"S": v} for k, v in used.items()}},
+            "ScanIndexForward": False,
+        }
+        if used:
+            query["FilterExpression"] = " AND ".join(f"#{k} = :{k}" for k in used)
+            query["ExpressionAttributeNames"] = {f"#{k}": k for k in used}
+        start = _decode_token(next_token) if next_token else None
+        rows: list[ExecutionSummary] = []
+        while True:
+            page_query = {**query, "Limit": limit - len(rows)}
+            if start:
+                page_query["ExclusiveStartKey"] = start
+            try:
+                page = self._db.query(**page_query)
+            except ClientError as err:
+                raise StoreError(str(err)) from err
+            rows.extend(_summary(item) for item in page["Items"])
+            start = page.get("LastEvaluatedKey")
+            if not start or len(rows) >= limit:
+                return rows, _encode_token(start) if start else None
+
+    # Target accounts share one partition (sk ACCOUNT#<id>): a handful of items that are listed with one Query.
+
+    def put_target_account(self, account: TargetAccount) -> None:
+        """Register or replace a target account."""
+        self._put_doc(TARGETS_PK, f"ACCOUNT#{account.account_id}", account.to_wire())
+
+    def get_target_account(self, account_id: str) -> TargetAccount | None:
+        """A registered target account, or None."""
+        doc = self._get_doc(TARGETS_PK, f"ACCOUNT#{account_id}")
+        return TargetAccount.model_validate(doc) if doc else None
+
+    def list_target_accounts(self) -> list[TargetAccount]:
+        """Every registered target account, by account id."""
+        return [TargetAccount.model_validate_json(i["doc"]["S"]) for i in self._query(TARGETS_PK, "ACCOUNT#")]
+
+    def delete_target_account(self, account_id: str) -> bool:
+        """Unregister a target account; False if it was not registered."""
+        try:
+            response = self._db.delete_item(
+                TableName=self._table, Key=_key(TARGETS_PK, f"ACCOUNT#{account_id}"), ReturnValues="ALL_OLD"
+            )
+        except ClientError as err:
+            raise StoreError(str(err)) from err
+        return "Attributes" in response
 
     # --- executions ----------------------------------------------------------------------------------
 
@@ -294,16 +394,50 @@ class DynamoStore:
             "status": {"S": str(execution.status)},
             "planId": {"S": execution.plan.id},
             "executionType": {"S": str(execution.execution_type)},
+            "kind": {"S": "EXECUTION"},
+            "listKey": {"S": f"{iso_z(execution.created_at)}#{execution.execution_id}"},
         }
         if not execution.status.terminal:
             item["activeShard"] = {"S": ACTIVE_SHARD}
         return item
 
-    def _put_doc(self, pk: str, sk: str, doc: dict[str, Any]) -> None:
+    def _put_doc(self, pk: str, sk: str, doc: dict[str, Any], *, kind: str = "", list_key: str = "") -> None:
+        item = {**_key(pk, sk), "doc": {"S": json.dumps(doc)}}
+        if kind:
+            item |= {"kind": {"S": kind}, "listKey": {"S": list_key}}
         try:
-            self._db.put_item(TableName=self._table, Item={**_key(pk, sk), "doc": {"S": json.dumps(doc)}})
+            self._db.put_item(TableName=self._table, Item=item)
         except ClientError as err:
             raise StoreError(str(err)) from err
+
+    def _list_docs(self, kind: str) -> list[dict[str, Any]]:
+        keys: list[dict[str, Any]] = []
+        try:
+            for page in self._db.get_paginator("query").paginate(
+                TableName=self._table,
+                IndexName=KIND_INDEX,
+                KeyConditionExpression="kind = :kind",
+                ExpressionAttributeValues={":kind": {"S": kind}},
+            ):
+                keys.extend({"pk": i["pk"], "sk": i["sk"]} for i in page["Items"])
+            docs: dict[str, dict[str, Any]] = {}
+            for start in range(0, len(keys), 100):  # BatchGetItem takes 100 keys
+                request = {self._table: {"Keys": keys[start : start + 100], "ConsistentRead": True}}
+                while request:
+                    response = self._db.batch_get_item(RequestItems=request)
+                    for item in response["Responses"].get(self._table, []):
+                        docs[item["pk"]["S"]] = json.loads(item["doc"]["S"])
+                    request = response.get("UnprocessedKeys") or {}
+        except ClientError as err:
+            raise StoreError(str(err)) from err
+        return [docs[k["pk"]["S"]] for k in keys if k["pk"]["S"] in docs]  # the index's (id) order
+
+    def _delete(self, key: dict[str, Any]) -> bool:
+        try:
+            response = self._db.delete_item(TableName=self._table, Key=key, ReturnValues="ALL_OLD")
+        except ClientError as err:
+            raise StoreError(str(err)) from err
+        return bool(response.get("Attributes"))
 
     def _get_doc(self, pk: str, sk: str) -> dict[str, Any] | None:
         item = self._get_item(_key(pk, sk))
@@ -334,3 +468,34 @@ class DynamoStore:
             raise StoreError(str(err)) from err
         item: dict[str, Any] | None = response.get("Item")
         return item
+
+
+def _summary(item: dict[str, Any]) -> ExecutionSummary:
+    return ExecutionSummary(
+        execution_id=item["pk"]["S"].removeprefix("EXEC#"),
+        plan_id=item["planId"]["S"],
+        execution_type=item["executionType"]["S"],
+        status=item["status"]["S"],
+        created_at=item["listKey"]["S"].rsplit("#", 1)[0],
+    )
+
+
+def _encode_token(key: dict[str, Any]) -> str:
+    return base64.urlsafe_b64encode(json.dumps(key, sort_keys=True).encode()).decode()
+
+
+def _decode_token(token: str) -> dict[str, Any]:
+    try:
+        key = json.loads(base64.urlsafe_b64decode(token.encode()))
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        raise InvalidPageToken("nextToken: not a token this API issued") from None
+    expected = {"pk", "sk", "kind", "listKey"}
+    if (
+        not isinstance(key, dict)
+        or set(key) != expected
+        or not all(isinstance(v, dict) and set(v) == {"S"} and isinstance(v["S"], str) for v in key.values())
+        or key["kind"]["S"] != "EXECUTION"
+        or not key["pk"]["S"].startswith("EXEC#")
+    ):
+        raise InvalidPageToken("nextToken: not a token this API issued")
+    return key

@@ -21,6 +21,7 @@ def new_execution(
     default_account_id: str,
     started_by: str,
     now: datetime,
+    retry_of: str | None = None,
 ) -> Execution:
     """A PENDING execution holding a snapshot of the plan and groups, so later edits cannot change it."""
     try:
@@ -41,6 +42,31 @@ def new_execution(
         account_id=account_id,
         region=region,
         started_by=started_by,
+        retry_of=retry_of,
         created_at=now,
         waves={w.id: WaveState(wave_id=w.id) for w in plan.waves},
     )
+
+
+_NOT_RUN = ("PENDING", "WAITING_APPROVAL", "SKIPPED", "CANCELLED")
+
+
+def waves_to_retry(execution: Execution, wave_id: str) -> list[str]:
+    """A failed wave plus every wave that never ran because of it (its dependants, transitively), in plan order."""
+    chosen = {wave_id}
+    for wave in execution.plan.waves:  # plan order lists a wave after its dependencies
+        if execution.waves[wave.id].status.value in _NOT_RUN and chosen & set(wave.depends_on):
+            chosen.add(wave.id)
+    return [w.id for w in execution.plan.waves if w.id in chosen]
+
+
+def subplan(plan: RecoveryPlan, wave_ids: list[str]) -> RecoveryPlan:
+    """The plan restricted to these waves; a dependency outside them counts as met (it completed before)."""
+    unknown = sorted(set(wave_ids) - {w.id for w in plan.waves})
+    if unknown:
+        raise PlanNotRunnable(f"waveIds: the plan has no waves {', '.join(unknown)}")
+    keep = set(wave_ids)
+    waves = [
+        w.model_copy(update={"depends_on": [d for d in w.depends_on if d in keep]}) for w in plan.waves if w.id in keep
+    ]
+    return plan.model_copy(update={"waves": waves})

@@ -212,6 +212,11 @@ def _on_resume(ctx: _Ctx, msg: m.ResumeRequested) -> None:
     _advance(ctx)
 
 
+def _on_error_reported(ctx: _Ctx, msg: m.ErrorReported) -> None:
+    # Audit only: an outside caller's error never changes the execution's course (it may cancel for that).
+    ctx.log("ERROR_REPORTED", detail=f"{msg.stage}: {msg.error[:500]} (by {msg.reported_by})")
+
+
 def _on_cancel(ctx: _Ctx, msg: m.CancelRequested) -> None:
     if ctx.exe.halt == HALT_CANCEL:
         return
@@ -449,16 +454,49 @@ def _on_chunk_rejected(ctx: _Ctx, msg: m.ChunkRejected) -> None:
     state, chunk = found
     if chunk.status not in (ChunkStatus.WAITING, ChunkStatus.STARTING) or _stale_attempt(chunk, msg.launch_token):
         return
+    _fail_chunk(ctx, state, chunk, "CHUNK_REJECTED", msg.reason, f"DRS rejected the job: {msg.reason}")
+
+
+def _fail_chunk(ctx: _Ctx, state: WaveState, chunk: Chunk, event: str, reason: str, server_error: str) -> None:
     chunk.status = ChunkStatus.ABANDONED
-    chunk.last_error = msg.reason
+    chunk.last_error = reason
     for sid in chunk.source_server_ids:
         server = state.servers[sid]
         server.launch_status = LaunchStatus.FAILED
-        server.error = f"DRS rejected the job: {msg.reason}"
+        server.error = server_error
         server.updated_at = ctx.now
-    ctx.log("CHUNK_REJECTED", state.wave_id, f"chunk {msg.index}: {msg.reason}")
+    ctx.log(event, state.wave_id, f"chunk {chunk.index}: {reason}")
     _check_wave(ctx, state)
     _finish_if_done(ctx)
+
+
+def _on_launch_settings_applied(ctx: _Ctx, msg: m.LaunchSettingsApplied) -> None:
+    found = _chunk(ctx, msg.wave_id, msg.index)
+    if found is None:
+        return
+    state, chunk = found
+    if chunk.launch_settings_applied or chunk.status not in (ChunkStatus.WAITING, ChunkStatus.STARTING):
+        return
+    chunk.launch_settings_applied = True
+    ctx.changed = True
+    if msg.servers:  # a chunk none of whose servers has settings only remembers that it was checked
+        unchanged = msg.servers - msg.changed
+        ctx.log(
+            "LAUNCH_SETTINGS_APPLIED",
+            state.wave_id,
+            f"chunk {msg.index}: {msg.servers} servers ({msg.changed} changed, {unchanged} already as wanted)",
+        )
+
+
+def _on_launch_settings_failed(ctx: _Ctx, msg: m.LaunchSettingsFailed) -> None:
+    found = _chunk(ctx, msg.wave_id, msg.index)
+    if found is None:
+        return
+    state, chunk = found
+    # Only before its job: a chunk holding a live launch attempt or a job is past the point of applying settings.
+    if chunk.launch_settings_applied or chunk.status is not ChunkStatus.WAITING:
+        return
+    _fail_chunk(ctx, state, chunk, "LAUNCH_SETTINGS_FAILED", msg.reason, f"launch settings not applied: {msg.reason}")
 
 
 def _on_server_result(ctx: _Ctx, msg: m.ServerResult) -> None:
@@ -679,7 +717,17 @@ def _end_wave(ctx: _Ctx, state: WaveState, status: WaveStatus, reason: str | Non
 # --- time: gates, timeouts and self-repair ------------------------------------------------------------
 
 
+# How long a created execution may wait for its "Execution Requested" before the tick starts it: the control plane
+# creates the record first and then publishes, so a lost or failed publish must not leave it PENDING for ever.
+START_GRACE = timedelta(minutes=2)
+
+
 def _on_tick(ctx: _Ctx, _: m.Tick) -> None:
+    if ctx.exe.status is ExecutionStatus.PENDING:
+        if ctx.now >= ctx.exe.created_at + START_GRACE:
+            ctx.log("START_REPAIRED", detail="its start request was not seen within 2 min: the tick starts it")
+            _on_start(ctx, m.Start())
+        return
     for spec in ctx.exe.plan.waves:
         state = ctx.exe.waves[spec.id]
         gate_open = state.status is WaveStatus.WAITING_APPROVAL and state.approved_by is None
@@ -750,6 +798,7 @@ _HANDLERS: dict[type, Callable[[_Ctx, Any], None]] = {
     m.CancelRequested: _on_cancel,
     m.PauseRequested: _on_pause,
     m.ResumeRequested: _on_resume,
+    m.ErrorReported: _on_error_reported,
     m.WaveFinished: _on_wave_finished,
     m.ServersResolved: _on_servers_resolved,
     m.ResolutionFailed: _on_resolution_failed,
@@ -757,6 +806,8 @@ _HANDLERS: dict[type, Callable[[_Ctx, Any], None]] = {
     m.ChunkStarted: _on_chunk_started,
     m.ChunkDeferred: _on_chunk_deferred,
     m.ChunkRejected: _on_chunk_rejected,
+    m.LaunchSettingsApplied: _on_launch_settings_applied,
+    m.LaunchSettingsFailed: _on_launch_settings_failed,
     m.ServerResult: _on_server_result,
     m.JobObserved: _on_job_observed,
     m.ActionsClaimed: _on_actions_claimed,

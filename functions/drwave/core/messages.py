@@ -42,6 +42,15 @@ class PauseRequested:
 
 
 @dataclass(frozen=True)
+class ErrorReported:
+    """An outside caller (a workflow, a script) reported an error against the execution, for the audit trail."""
+
+    stage: str
+    error: str
+    reported_by: str = "unknown"
+
+
+@dataclass(frozen=True)
 class ResumeRequested:
     """An operator lifted a pause."""
 
@@ -112,6 +121,25 @@ class ChunkRejected:
 
 
 @dataclass(frozen=True)
+class LaunchSettingsApplied:
+    """A chunk's launch settings are in DRS and the launch templates; they are not applied again."""
+
+    wave_id: str
+    index: int
+    servers: int  # servers that have settings
+    changed: int  # of those, servers whose configuration or template had to change
+
+
+@dataclass(frozen=True)
+class LaunchSettingsFailed:
+    """A chunk's launch settings could not be applied: it is not launched (wrong settings are worse)."""
+
+    wave_id: str
+    index: int
+    reason: str
+
+
+@dataclass(frozen=True)
 class ServerResult:
     """A participating server's launch outcome (from an aws.drs event or a job observation)."""
 
@@ -166,6 +194,7 @@ Message = (
     | CancelRequested
     | PauseRequested
     | ResumeRequested
+    | ErrorReported
     | WaveFinished
     | ServersResolved
     | ResolutionFailed
@@ -173,6 +202,8 @@ Message = (
     | ChunkStarted
     | ChunkDeferred
     | ChunkRejected
+    | LaunchSettingsApplied
+    | LaunchSettingsFailed
     | ServerResult
     | JobObserved
     | ActionsClaimed

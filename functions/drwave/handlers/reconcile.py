@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any
 
+from drwave.adapters.sessions import AccountAccessError
 from drwave.core import messages as m
 from drwave.core.observe import failure_reasons, job_changed, jobs_to_poll, newly_failed, observation, state_change
 from drwave.handlers.common import apply, logger
@@ -41,7 +42,12 @@ def _poll_jobs(deps: Dependencies, executions: list[Execution]) -> list[DrsJobSt
             owners[(execution.account_id, execution.region)][job_id] = execution
     changes: list[DrsJobStateChange] = []
     for (account_id, region), by_job in owners.items():
-        gateway = deps.drs_for(account_id, region)
+        try:
+            gateway = deps.drs_for(account_id, region)
+        except AccountAccessError as err:
+            # One unreachable account must not stop the tick for the others; aws.drs events may still arrive.
+            logger.warning("cannot poll jobs", account_id=account_id, region=region, error=str(err))
+            continue
         for job in gateway.describe_jobs(sorted(by_job)):
             execution = by_job[job.job_id]
             seen = observation(

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from drwave.adapters.sessions import AccountAccessError
 from drwave.adapters.ssm import ActionStartError
 from drwave.core import messages as m
 from drwave.core.actions import action_targets, ssm_status
@@ -37,7 +38,16 @@ def _start_actions(deps: Dependencies, request: WaveActionsRequested) -> None:
     execution = claimed.execution
     runs = execution.waves[request.wave_id].action_runs(request.phase)
     mine = [r.name for r in runs.values() if r.status is ActionStatus.RUNNING and r.command_id is None]
-    ssm = deps.ssm_for(execution.account_id, execution.region)
+    try:
+        ssm = deps.ssm_for(execution.account_id, execution.region)
+    except AccountAccessError as err:
+        # The runs are claimed: fail them now with the reason, or they would wait for their timeout.
+        ids = {name: f"not-started:{name}" for name in mine}
+        results = [
+            m.ActionResult(request.wave_id, request.phase, i, ActionStatus.FAILED, str(err)) for i in ids.values()
+        ]
+        apply(deps, execution.execution_id, [m.ActionsStarted(request.wave_id, request.phase, ids), *results])
+        return
     targets = action_targets(execution, request.wave_id, request.phase)
     started: dict[str, str] = {}
     failed: list[m.Message] = []

@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from drwave.core import messages as m
-from drwave.core.create import PlanNotRunnable, new_execution
+from drwave.core.create import PlanNotRunnable, new_execution, subplan
 from drwave.handlers.common import apply, detail_of, logger
 from drwave.handlers.deps import Dependencies, default_dependencies
 from drwave.models.events import ExecutionRequested
@@ -23,6 +23,12 @@ def handler(event: dict[str, Any], context: Any, deps: Dependencies | None = Non
     if plan is None:
         logger.error("plan not found", execution_id=request.execution_id, plan_id=request.plan_id)
         return {"error": "NOT_FOUND", "message": f"planId: no recovery plan {request.plan_id!r}"}
+    if request.wave_ids:
+        try:
+            plan = subplan(plan, request.wave_ids)
+        except PlanNotRunnable as err:
+            logger.error("retry not runnable", execution_id=request.execution_id, reason=str(err))
+            return {"error": "INVALID_PLAN", "message": str(err)}
     groups = {
         g: group for g in {g for w in plan.waves for g in w.protection_group_ids} if (group := deps.store.get_group(g))
     }
@@ -34,6 +40,7 @@ def handler(event: dict[str, Any], context: Any, deps: Dependencies | None = Non
             request.execution_type,
             default_account_id=deps.account_id,
             started_by=request.started_by,
+            retry_of=request.retry_of,
             now=deps.now(),
         )
     except PlanNotRunnable as err:

@@ -11,15 +11,19 @@ from typing import Any
 from uuid import uuid4
 
 from drwave.adapters.drs import DrsError, DrsGateway
+from drwave.adapters.launch_settings import EC2_RETRYABLE, LaunchSettingsApplier, LaunchTemplateError
+from drwave.adapters.sessions import AccountAccessError, acting_for
 from drwave.adapters.store import ConcurrentUpdate
 from drwave.core import messages as m
 from drwave.core.capacity import add_waiter, admission_denial, chunk_key, reserve
 from drwave.core.decide import HALT_CANCEL, decide, lease_lapsed
+from drwave.core.launch import effective_launch_settings, group_for_server, validate_launch_settings
 from drwave.core.servers import resolve_wave_servers
 from drwave.handlers.common import MAX_ATTEMPTS, apply, detail_of, logger
 from drwave.handlers.deps import Dependencies, default_dependencies
 from drwave.models.events import WaveStartRequested
-from drwave.models.execution import ChunkStatus, Execution, WaveStatus
+from drwave.models.execution import Chunk, ChunkStatus, Execution, WaveStatus
+from drwave.models.plan import ProtectionGroup
 
 TOKEN_TAG = "drwave:launch-token"
 RETRYABLE = frozenset({"ConflictException", "ServiceQuotaExceededException", "ThrottlingException"})
@@ -37,6 +41,18 @@ def launch_wave(deps: Dependencies, execution_id: str, wave_id: str) -> None:
     execution = deps.store.load_execution(execution_id)
     if execution is None or execution.status.terminal or wave_id not in execution.waves:
         return
+    with acting_for(execution_id):
+        try:
+            _launch_wave(deps, execution, wave_id)
+        except AccountAccessError as err:
+            if err.retryable:
+                raise  # STS throttled or unreachable: the event's retry (or the tick) comes back
+            logger.warning("target account unreachable", execution_id=execution_id, wave_id=wave_id, error=str(err))
+            _account_unreachable(deps, execution_id, wave_id, str(err))
+
+
+def _launch_wave(deps: Dependencies, execution: Execution, wave_id: str) -> None:
+    execution_id = execution.execution_id
     gateway = deps.drs_for(execution.account_id, execution.region)
     if execution.waves[wave_id].status is WaveStatus.LAUNCHING and not execution.waves[wave_id].servers_resolved:
         groups = [execution.protection_groups[g] for g in execution.plan.wave(wave_id).protection_group_ids]
@@ -73,6 +89,10 @@ def _launch_chunk(deps: Dependencies, gateway: DrsGateway, execution_id: str, wa
         return True  # started, ended, or another invocation holds a live lease on it
     if wave.status is not WaveStatus.LAUNCHING or execution.halt == HALT_CANCEL:
         return True
+    if not chunk.launch_settings_applied:
+        blocked = _apply_launch_settings(deps, gateway, execution, wave_id, chunk)
+        if blocked is not None:
+            return blocked
     token = _reserve(deps, execution_id, wave_id, index)
     if token is None:
         return False
@@ -92,6 +112,73 @@ def _launch_chunk(deps: Dependencies, gateway: DrsGateway, execution_id: str, wa
         return message is m.ChunkRejected
     _record_started(deps, execution, wave_id, index, job.job_id)
     return True
+
+
+def _apply_launch_settings(
+    deps: Dependencies, gateway: DrsGateway, execution: Execution, wave_id: str, chunk: Chunk
+) -> bool | None:
+    """Apply the chunk's launch settings before its capacity is reserved (outside the launch lease).
+
+    None when the chunk may launch; otherwise what `_launch_chunk` returns (it failed, or must wait).
+    """
+    execution_id, index = execution.execution_id, chunk.index
+    groups = [execution.protection_groups[g] for g in execution.plan.wave(wave_id).protection_group_ids]
+    if not any(g.has_launch_settings() for g in groups):
+        return None
+    wave_servers = list(execution.waves[wave_id].servers)
+    # A server takes the settings of the first group that holds it; tag selectors need its tags to say which.
+    tagged = any(g.server_selection_tags for g in groups)
+    tags = {s.source_server_id: s.tags for s in gateway.describe_source_servers(wave_servers)} if tagged else {}
+    owner = {sid: group_for_server(groups, sid, tags.get(sid)) for sid in wave_servers}
+    problems = _problems(groups, owner, {g.id for s in chunk.source_server_ids if (g := owner.get(s))})
+    if problems:
+        apply(deps, execution_id, [m.LaunchSettingsFailed(wave_id, index, "; ".join(problems))])
+        return True
+    ec2 = deps.ec2_for(execution.account_id, execution.region) if deps.ec2_for else None
+    applier = LaunchSettingsApplier(gateway, ec2)
+    servers = changed = 0
+    for sid in chunk.source_server_ids:
+        group = owner.get(sid)
+        settings = effective_launch_settings(group, sid) if group else None
+        if settings is None or settings.is_empty():
+            continue
+        try:
+            applied = applier.apply(sid, settings, note=f"drwave {execution_id} wave {wave_id}")
+        except (DrsError, LaunchTemplateError) as err:
+            logger.warning("launch settings not applied", execution_id=execution_id, server=sid, error=str(err))
+            if err.code in RETRYABLE | EC2_RETRYABLE:
+                apply(deps, execution_id, [m.ChunkDeferred(wave_id, index, f"applying launch settings: {err}")])
+                return False
+            apply(deps, execution_id, [m.LaunchSettingsFailed(wave_id, index, f"{sid}: {err}")])
+            return True
+        servers += 1
+        changed += applied.changed
+    apply(deps, execution_id, [m.LaunchSettingsApplied(wave_id, index, servers, changed)])
+    return None
+
+
+def _problems(groups: list[ProtectionGroup], owner: dict[str, ProtectionGroup | None], involved: set[str]) -> list[str]:
+    """Launch-settings problems of the groups owning this chunk's servers, checked over their servers in the wave."""
+    problems: list[str] = []
+    for group in groups:
+        if group.id in involved and group.has_launch_settings():
+            members = [sid for sid, g in owner.items() if g is not None and g.id == group.id]
+            problems.extend(f"protection group {group.id}: {p}" for p in validate_launch_settings(group, members))
+    return problems
+
+
+def _account_unreachable(deps: Dependencies, execution_id: str, wave_id: str, reason: str) -> None:
+    """The target account refused us: an unresolved wave fails; a resolved one's waiting chunks are rejected."""
+    execution = deps.store.load_execution(execution_id)
+    if execution is None:
+        return
+    wave = execution.waves[wave_id]
+    if not wave.servers_resolved:
+        apply(deps, execution_id, [m.ResolutionFailed(wave_id, reason)], loaded=execution)
+        return
+    # A STARTING chunk may have a job we can no longer see: it stays for the tick to retry rather than be dropped.
+    waiting = [c.index for c in wave.chunks if c.status is ChunkStatus.WAITING]
+    apply(deps, execution_id, [m.ChunkRejected(wave_id, i, reason) for i in waiting], loaded=execution)
 
 
 def _reserve(deps: Dependencies, execution_id: str, wave_id: str, index: int) -> str | None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from drwave.adapters.sessions import AccountAccessError
 from drwave.core import messages as m
 from drwave.core.observe import failure_reasons, job_observed, last_pending_in_chunk, observation
 from drwave.handlers.common import InvalidEvent, apply, detail_of, logger
@@ -45,7 +46,15 @@ def _on_launch_result(deps: Dependencies, event: dict[str, Any]) -> None:
     execution = deps.store.load_execution(execution_id)
     if execution is None:
         return
-    gateway = deps.drs_for(execution.account_id, execution.region)
+    try:
+        gateway = deps.drs_for(execution.account_id, execution.region)
+    except AccountAccessError as err:
+        # The event alone still says how the launch went; only the job log's reason is out of reach.
+        logger.warning("cannot read the job", execution_id=execution_id, error=str(err))
+        status = LAUNCH_STATES[state]
+        error = state if status is LaunchStatus.FAILED else None
+        apply(deps, execution_id, [m.ServerResult(job_id, server_id, status, error=error)], loaded=execution)
+        return
     error = None
     if LAUNCH_STATES[state] is LaunchStatus.FAILED:
         # The event says that it failed, not why: the job log does, and the operator will ask.

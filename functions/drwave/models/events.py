@@ -27,6 +27,9 @@ class ExecutionRequested(EventDetail):
     plan_id: str = Field(min_length=1)
     execution_type: ExecutionType
     started_by: str = "unknown"
+    # A retry runs only these waves of the plan (dependencies outside them count as met) and names its original.
+    wave_ids: list[str] | None = Field(default=None, min_length=1)
+    retry_of: str | None = None
 
 
 class ExecutionStarted(EventDetail):
@@ -148,7 +151,7 @@ class ExecutionFinished(EventDetail):
     DETAIL_TYPE = "Execution Finished"
     execution_type: ExecutionType
     status: ExecutionStatus
-    started_at: UtcDatetime | None
+    started_at: UtcDatetime | None = None  # None when it ended before it started (e.g. cancelled while pending)
     ended_at: UtcDatetime
 
 

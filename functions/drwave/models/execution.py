@@ -155,6 +155,7 @@ class Chunk(Model):
     poll_count: int = 0
     attempts: int = 0
     last_error: str | None = None
+    launch_settings_applied: bool = False  # once per server per execution, before the job starts
 
 
 class ActionRun(Model):
@@ -219,6 +220,7 @@ class Execution(Model):
     account_id: str
     region: str
     started_by: str = "unknown"
+    retry_of: str | None = None  # the execution whose failed wave this one retries
     created_at: UtcDatetime
     started_at: UtcDatetime | None = None
     ended_at: UtcDatetime | None = None

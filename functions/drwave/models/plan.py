@@ -9,6 +9,7 @@ from typing import Annotated
 from pydantic import Field, StringConstraints, field_validator, model_validator
 
 from drwave.models.base import Model
+from drwave.models.launch import LaunchSettings
 
 SOURCE_SERVER_ID = re.compile(r"^s-[0-9a-zA-Z]{17}$")
 Identifier = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$")]
@@ -59,6 +60,8 @@ class ProtectionGroup(Model):
     assume_role_name: str | None = None
     source_server_ids: list[str] | None = None
     server_selection_tags: list[ServerSelectionTag] | None = None
+    launch_settings: LaunchSettings | None = None  # defaults for every server of the group
+    server_launch_overrides: dict[str, LaunchSettings] = Field(default_factory=dict)  # per source server id
 
     @field_validator("source_server_ids")
     @classmethod
@@ -81,7 +84,20 @@ class ProtectionGroup(Model):
         has_tags = bool(self.server_selection_tags)
         if has_ids == has_tags:
             raise ValueError("set exactly one of sourceServerIds or serverSelectionTags")
+        bad = [k for k in self.server_launch_overrides if not SOURCE_SERVER_ID.match(k)]
+        if bad:
+            raise ValueError(f"serverLaunchOverrides: keys must be source server ids: {', '.join(bad)}")
+        if self.source_server_ids is not None:
+            strangers = [k for k in self.server_launch_overrides if k not in self.source_server_ids]
+            if strangers:
+                raise ValueError(f"serverLaunchOverrides: servers not in sourceServerIds: {', '.join(strangers)}")
         return self
+
+    def has_launch_settings(self) -> bool:
+        """True when the group sets anything to apply before launch."""
+        return bool(self.launch_settings and not self.launch_settings.is_empty()) or any(
+            not o.is_empty() for o in self.server_launch_overrides.values()
+        )
 
     def selects(self, tags: dict[str, str]) -> bool:
         """True when a server with these tags matches every selector (AND, case-insensitive, trimmed)."""

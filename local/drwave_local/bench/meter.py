@@ -12,6 +12,15 @@ def _size(item: dict[str, Any]) -> int:
     return sum(len(name) + len(json.dumps(value)) for name, value in item.items())
 
 
+# Key attributes of the table's global secondary indexes (active-index, kind-index): a written item carrying one
+# is also written to that index, one unit for its small projection. (An item leaving an index is not counted.)
+INDEX_KEYS = ("activeShard", "kind")
+
+
+def _index_writes(item: dict[str, Any]) -> int:
+    return sum(1 for key in INDEX_KEYS if key in item)
+
+
 class CapacityMeter:
     """Write and read request units an on-demand table would bill for the calls it sees."""
 
@@ -28,10 +37,11 @@ class CapacityMeter:
     def _request(self, params: dict[str, Any], model: Any, **_: Any) -> None:
         self.calls += 1
         if model.name == "PutItem":
-            self.write_units += math.ceil(_size(params["Item"]) / 1024)
+            self.write_units += math.ceil(_size(params["Item"]) / 1024) + _index_writes(params["Item"])
         elif model.name == "TransactWriteItems":
-            # Transactions bill two units per kilobyte of each item.
-            self.write_units += sum(2 * math.ceil(_size(t["Put"]["Item"]) / 1024) for t in params["TransactItems"])
+            # Transactions bill two units per kilobyte of each item; index propagation is billed once.
+            puts = [t["Put"]["Item"] for t in params["TransactItems"]]
+            self.write_units += sum(2 * math.ceil(_size(i) / 1024) + _index_writes(i) for i in puts)
 
     def _response(self, parsed: dict[str, Any], model: Any, **_: Any) -> None:
         if model.name == "GetItem" and "Item" in parsed:
