@@ -8,6 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from moto.core.exceptions import JsonRESTError
 from moto.core.responses import ActionResult
 from moto.ssm.responses import SimpleSystemManagerResponse
 
@@ -15,6 +16,13 @@ from drwave_local.clock import VirtualClock
 
 COMMAND_EVENT = "EC2 Command Status-change Notification"
 AUTOMATION_EVENT = "EC2 Automation Execution Status-change Notification"
+
+
+class AutomationExecutionNotFound(JsonRESTError):
+    """SSM's answer for an automation execution id it does not know."""
+
+    def __init__(self, execution_id: str) -> None:
+        super().__init__("AutomationExecutionNotFoundException", f"Automation execution {execution_id} not found")
 
 
 @dataclass(frozen=True)
@@ -42,8 +50,14 @@ class SsmSimulator:
         self.runs: dict[str, dict[str, Any]] = {}
 
     def attach(self, client: Any) -> None:
-        """Watch moto's SendCommand to time its outcome; serve StartAutomationExecution ourselves."""
+        """Watch moto's SendCommand to time its outcome, and answer ListCommands with the simulated status."""
         client.meta.events.register("after-call.ssm.SendCommand", self._command_sent)
+        client.meta.events.register("after-call.ssm.ListCommands", self._commands_listed)
+
+    def status(self, run_id: str) -> str | None:
+        """A run's status as SSM reports it: InProgress until its outcome (a Hang stays InProgress)."""
+        run = self.runs.get(run_id)
+        return None if run is None else str(run["status"])
 
     def install_automation(self) -> Callable[[], None]:
         """Teach moto's SSM responder StartAutomationExecution (moto raises NotImplementedError for it).
@@ -58,11 +72,32 @@ class SsmSimulator:
             simulator._finish_later(responder._get_param("DocumentName"), execution_id, automation=True)
             return ActionResult({"AutomationExecutionId": execution_id})
 
+        def get_automation_execution(responder: Any) -> ActionResult:
+            execution_id = responder._get_param("AutomationExecutionId")
+            run = simulator.runs.get(execution_id)
+            if run is None or not run["automation"]:
+                raise AutomationExecutionNotFound(execution_id)
+            execution = {"AutomationExecutionId": execution_id, "DocumentName": run["document"]}
+            return ActionResult({"AutomationExecution": execution | {"AutomationExecutionStatus": run["status"]}})
+
         SimpleSystemManagerResponse.start_automation_execution = start_automation_execution  # type: ignore[attr-defined]
-        return lambda: delattr(SimpleSystemManagerResponse, "start_automation_execution")
+        SimpleSystemManagerResponse.get_automation_execution = get_automation_execution  # type: ignore[attr-defined]
+
+        def uninstall() -> None:
+            delattr(SimpleSystemManagerResponse, "start_automation_execution")
+            delattr(SimpleSystemManagerResponse, "get_automation_execution")
+
+        return uninstall
 
     def _behaviour(self, document: str) -> ActionBehaviour:
         return self.behaviours.get(document, ActionBehaviour())
+
+    def _commands_listed(self, parsed: dict[str, Any], **_: Any) -> None:
+        # moto marks a command finished at once; the simulated status is the one that follows the virtual clock.
+        for command in parsed.get("Commands") or []:
+            if (status := self.status(command.get("CommandId", ""))) is not None:
+                command["Status"] = status
+                command["StatusDetails"] = status
 
     def _command_sent(self, parsed: dict[str, Any], **_: Any) -> None:
         command = parsed.get("Command") or {}
@@ -71,11 +106,17 @@ class SsmSimulator:
 
     def _finish_later(self, document: str, run_id: str, automation: bool) -> None:
         behaviour = self._behaviour(document)
-        self.runs[run_id] = {"document": document, "automation": automation, "outcome": behaviour.outcome}
+        self.runs[run_id] = {
+            "document": document,
+            "automation": automation,
+            "outcome": behaviour.outcome,  # the ground truth tests compare with
+            "status": "InProgress",  # what SSM reports now
+        }
         if behaviour.outcome == "Hang":
             return
 
         def finish() -> None:
+            self.runs[run_id]["status"] = behaviour.outcome
             if automation:
                 detail = {"ExecutionId": run_id, "Definition": document, "Status": behaviour.outcome}
                 self._emit(AUTOMATION_EVENT, detail, [])

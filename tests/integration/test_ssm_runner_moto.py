@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -109,3 +110,31 @@ def test_ssm_refusing_an_automation_is_an_action_start_error_with_its_code(ssm):
         # WHEN it is started THEN ActionStartError carries the code
         with pytest.raises(ActionStartError, match="fence: AutomationDefinitionNotFoundException"):
             SsmActionRunner(ssm).start(action, [], comment="drwave")
+
+
+def test_an_automation_reports_in_progress_until_the_simulated_clock_ends_it(ssm, automation):
+    # GIVEN a started Automation action (the simulator runs it for 30 virtual seconds by default)
+    runner = SsmActionRunner(ssm)
+    execution_id = runner.start(command(type=ActionType.AUTOMATION), [], comment="drwave")
+    # WHEN SSM is asked before and after it ends  THEN it says InProgress, then Success
+    assert runner.status(ActionType.AUTOMATION, execution_id) == "InProgress"
+    automation._clock.advance_to(automation._clock.now() + timedelta(seconds=31))
+    assert runner.status(ActionType.AUTOMATION, execution_id) == "Success"
+
+
+def test_a_command_reports_the_simulated_status_not_motos(ssm, automation):
+    # GIVEN a Run Command action SSM (moto) marks finished at once, on a runtime that times it on its clock
+    automation.attach(ssm)
+    runner = SsmActionRunner(ssm)
+    command_id = runner.start(command(), INSTANCES, comment="drwave")
+    # WHEN SSM is asked before and after the simulated run ends  THEN the status follows the virtual clock
+    assert runner.status(ActionType.COMMAND, command_id) == "InProgress"
+    automation._clock.advance_to(automation._clock.now() + timedelta(seconds=31))
+    assert runner.status(ActionType.COMMAND, command_id) == "Success"
+
+
+def test_runs_ssm_does_not_know_have_no_status(ssm, automation):
+    # GIVEN ids SSM never issued  WHEN asked  THEN no status rather than an error
+    runner = SsmActionRunner(ssm)
+    assert runner.status(ActionType.AUTOMATION, "00000000-0000-0000-0000-000000000000") is None
+    assert runner.status(ActionType.COMMAND, "00000000-0000-0000-0000-000000000000") is None

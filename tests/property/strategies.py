@@ -403,14 +403,11 @@ def deliveries(droppable: tuple[str, ...], repeatable: tuple[str, ...]) -> st.Se
 
 
 def fault_mixes(
-    droppable: tuple[str, ...] = (*ENGINE_EVENTS, DRS_RESULT),
+    droppable: tuple[str, ...] = (*ENGINE_EVENTS, DRS_RESULT, *SSM_RESULTS),
     repeatable: tuple[str, ...] = (*ENGINE_EVENTS, DRS_RESULT, *SSM_RESULTS, *OPERATOR_COMMANDS, *PAUSE_COMMANDS),
 ) -> st.SearchStrategy[FaultMix]:
     """Each random fault off (what it shrinks to) or at one of a few strengths, plus up to 3 targeted faults of
-    each kind: deliveries, crashes, and DRS ThrottlingException / ConflictException bursts.
-
-    The default types leave out dropping aws.ssm status changes: that breaks drwave today (see the xfail
-    regression) and would otherwise mask everything else the property checks."""
+    each kind: deliveries, crashes, and DRS ThrottlingException / ConflictException bursts."""
     crashes = st.builds(Crash, st.sampled_from(("StartRecovery", *PUBLISHED)), st.integers(1, 3))
     bursts = st.one_of(
         st.builds(

@@ -14,10 +14,8 @@ example runs the real handlers on its own LocalRuntime, then checks (see harness
   took effect);
 - no status update lost: servers and actions end as DRS and SSM say, with the instances DRS launched.
 
-Bugs found this way are kept as regressions at the end of this module (strict xfail while open); the properties
-steer around the open ones only as far as needed to keep testing everything else: the router's random drops
-spare aws.ssm status changes, targeted delivery faults never drop those, and pauses are held longer than the
-random delivery delay.
+Bugs found this way are kept as regressions at the end of this module (all fixed now; a new one would be a strict
+xfail while open). The only steering left: pauses are held longer than the random delivery delay.
 
 The default run draws 180 + 45 schedules (about 3.5 minutes on 2 cores); `-m slow` draws 2000 + 500.
 """
@@ -126,18 +124,9 @@ def test_slow_two_executions_sharing_servers_never_put_a_server_in_two_jobs(sche
     check(schedule)
 
 
-# --- bugs the properties found (regressions: they pass once drwave is fixed, and then must lose the xfail) ---
+# --- bugs the properties found, kept as regressions -----------------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=AssertionError,
-    reason=(
-        "BUG: a lost aws.ssm status-change event turns a successful action into TIMED_OUT: nothing polls SSM "
-        "for RUNNING actions (handlers/reconcile.py polls DRS only; core/decide.py _time_out_actions just times "
-        "them out), so the tick cannot repair the lost status update as rule 3 requires"
-    ),
-)
 def test_a_lost_ssm_status_change_is_repaired_not_timed_out() -> None:
     # GIVEN a one-wave plan whose pre-action (Automation) succeeds in SSM after 5 s, with a 65 s timeout,
     #       and EventBridge losing that Automation's status-change event
@@ -149,7 +138,7 @@ def test_a_lost_ssm_status_change_is_repaired_not_timed_out() -> None:
     with run_schedule(schedule) as outcome:
         execution = outcome.executions["p"]
         # THEN the action is SUCCEEDED as SSM says and the execution COMPLETED
-        # (observed: ACTION_TIMED_OUT at 09:02:00, wave FAILED "pre-action w1-pre TIMED_OUT", execution FAILED)
+        # (before the tick asked SSM: ACTION_TIMED_OUT at 09:02:00, wave FAILED, execution FAILED)
         assert execution.waves["w1"].pre_actions["w1-pre"].status is ActionStatus.SUCCEEDED, story(outcome)
         assert execution.status is ExecutionStatus.COMPLETED
         assert violations(outcome) == []

@@ -39,3 +39,16 @@ class SsmActionRunner:
             return str(response["Command"]["CommandId"])
         except ClientError as err:
             raise ActionStartError(f"{action.name}: {err.response['Error']['Code']}") from err
+
+    def status(self, action_type: ActionType, run_id: str) -> str | None:
+        """SSM's current status of a run (e.g. InProgress, Success, Failed), or None if SSM does not know it."""
+        try:
+            if action_type is ActionType.AUTOMATION:
+                response = self._ssm.get_automation_execution(AutomationExecutionId=run_id)
+                return str(response["AutomationExecution"]["AutomationExecutionStatus"])
+            commands = self._ssm.list_commands(CommandId=run_id)["Commands"]
+        except ClientError as err:
+            if err.response["Error"]["Code"] in ("AutomationExecutionNotFoundException", "InvalidCommandId"):
+                return None
+            raise
+        return str(commands[0]["Status"]) if commands else None

@@ -11,11 +11,12 @@ from typing import Any
 
 from drwave.adapters.sessions import AccountAccessError
 from drwave.core import messages as m
+from drwave.core.actions import actions_to_poll, ssm_status
 from drwave.core.observe import failure_reasons, job_changed, jobs_to_poll, newly_failed, observation, state_change
 from drwave.handlers.common import apply, logger
 from drwave.handlers.deps import Dependencies, default_dependencies
 from drwave.models.events import DrsJobStateChange
-from drwave.models.execution import Execution
+from drwave.models.execution import ActionStatus, Execution
 
 
 @logger.inject_lambda_context(clear_state=True)
@@ -23,14 +24,42 @@ def handler(event: dict[str, Any], context: Any, deps: Dependencies | None = Non
     """Entry point for the poll-tick schedule; returns counts for observability."""
     deps = deps or default_dependencies()
     executions: list[Execution] = []
+    repaired = 0
     for execution_id in deps.store.active_execution_ids():
-        decision = apply(deps, execution_id, [m.Tick()])
+        loaded = deps.store.load_execution(execution_id)
+        if loaded is None:
+            continue
+        # SSM is asked before the tick's timeouts, so a run that ended while its status change was lost is
+        # recorded as it ended rather than timed out.
+        results = _overdue_action_results(deps, loaded)
+        repaired += len(results)
+        decision = apply(deps, execution_id, [*results, m.Tick()], loaded=loaded)
         if decision is not None and not decision.execution.status.terminal:
             executions.append(decision.execution)
     changes = _poll_jobs(deps, executions)
     deps.publisher.publish(changes)
-    logger.info("tick", active_executions=len(executions), job_changes=len(changes))
-    return {"activeExecutions": len(executions), "jobChanges": len(changes)}
+    logger.info("tick", active_executions=len(executions), job_changes=len(changes), actions_repaired=repaired)
+    return {"activeExecutions": len(executions), "jobChanges": len(changes), "actionsRepaired": repaired}
+
+
+def _overdue_action_results(deps: Dependencies, execution: Execution) -> list[m.Message]:
+    """Results of SSM runs whose aws.ssm status change is overdue and that SSM says have ended."""
+    running = actions_to_poll(execution, deps.now())
+    if not running:
+        return []
+    try:
+        ssm = deps.ssm_for(execution.account_id, execution.region)
+    except AccountAccessError as err:
+        logger.warning("cannot poll actions", execution_id=execution.execution_id, error=str(err))
+        return []
+    results: list[m.Message] = []
+    for run in running:
+        raw = ssm.status(run.action_type, run.run_id)
+        status = ssm_status(raw) if raw else None
+        if status is not None:
+            error = None if status is ActionStatus.SUCCEEDED else f"SSM status {raw}"
+            results.append(m.ActionResult(run.wave_id, run.phase, run.run_id, status, error))
+    return results
 
 
 def _poll_jobs(deps: Dependencies, executions: list[Execution]) -> list[DrsJobStateChange]:
