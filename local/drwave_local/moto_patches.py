@@ -35,12 +35,40 @@ def _deepcopy(value: Any, memo: dict[int, Any] | None = None) -> Any:
     return _snapshot(value) if isinstance(value, Table) else copy.deepcopy(value, memo)
 
 
+def _keep_live_stream_shards(transact: Callable[..., None]) -> Callable[..., None]:
+    """A cancelled transaction must not swap a table's stream shard for its backup's.
+
+    moto rolls a cancelled TransactWriteItems back by replacing each table with its backup, stream shard
+    included; but stream readers hold the live shard (moto's ShardIterator keeps the object), so from then on
+    they would never see another record. Found by the fault-schedule property test of the read model. After a
+    rollback the live shard is put back, without the records of the writes that were rolled back.
+    """
+
+    def transact_write_items(backend: Any, transact_items: list[dict[str, Any]]) -> None:
+        live = {n: (t.stream_shard, len(t.stream_shard.items)) for n, t in backend.tables.items() if t.stream_shard}
+        try:
+            transact(backend, transact_items)
+        finally:
+            for name, (shard, length) in live.items():
+                table = backend.tables.get(name)
+                if table is not None and table.stream_shard is not shard:
+                    del shard.items[length:]
+                    shard.table = table
+                    table.stream_shard = shard
+
+    return transact_write_items
+
+
 def fast_transactions() -> Callable[[], None]:
-    """Install the shallow table backup in moto's DynamoDB backend; returns the undo."""
+    """Install the shallow table backup (and the live stream shards) in moto's DynamoDB backend; returns the undo."""
     original = dynamodb_models.copy
     dynamodb_models.copy = SimpleNamespace(deepcopy=_deepcopy, copy=copy.copy)  # type: ignore[assignment]
+    backend = dynamodb_models.DynamoDBBackend
+    transact = backend.transact_write_items
+    backend.transact_write_items = _keep_live_stream_shards(transact)  # type: ignore[method-assign]
 
     def undo() -> None:
         dynamodb_models.copy = original
+        backend.transact_write_items = transact  # type: ignore[method-assign]
 
     return undo

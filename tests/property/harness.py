@@ -20,6 +20,7 @@ from typing import Any
 from strategies import WAVE_TIMEOUT_MINUTES, Action, Burst, FaultMix, Plan, Schedule
 
 from drwave.adapters.publisher import PublishError
+from drwave.core.projection import project_all
 from drwave.models.execution import ActionStatus, Execution, ExecutionStatus, LaunchStatus
 from drwave.models.plan import PlanDocument
 from drwave_local.environment import Environment
@@ -418,7 +419,38 @@ def violations(outcome: Outcome) -> list[str]:
             problems += _final_status(schedule, plan, execution, outcome.operator)
             problems += _actions(execution, rt)
             problems += _launches(execution, rt)
+            problems += _read_model(execution, rt)
     return problems
+
+
+def _read_model(execution: Execution, rt: LocalRuntime) -> list[str]:
+    """The status read model (kept by the stream projection) equals a fresh projection of the final state."""
+    exe = execution.execution_id
+    items = rt.deps.store.execution_items(exe, "")
+    header = next(i for i in items if i["sk"]["S"] == "STATE")
+    fresh = {
+        row.sk: json.loads(json.dumps(row.doc))
+        for row in project_all(header, [i for i in items if i["sk"]["S"].startswith("WAVE#")])
+    }
+    view = rt.deps.store.load_view(exe)
+    if view is None:
+        return [f"{exe}: no read model was projected"]
+    kept = {"SUMMARY": view["summary"]} | {f"WAVE#{w}": d for w, d in view["waves"].items()}
+    kept |= {f"SERVER#{w}#{s}": d for w, rows in view["servers"].items() for s, d in rows.items()}
+    kept = {sk: {k: v for k, v in (doc or {}).items() if k != "sourceVersion"} for sk, doc in kept.items()}
+    if kept == fresh:
+        return []
+    differing = sorted(sk for sk in set(kept) | set(fresh) if kept.get(sk) != fresh.get(sk))
+    first = differing[0]
+    diff = {
+        k: (kept.get(first, {}).get(k), fresh.get(first, {}).get(k))
+        for k in set(kept.get(first, {})) | set(fresh.get(first, {}))
+        if kept.get(first, {}).get(k) != fresh.get(first, {}).get(k)
+    }
+    return [
+        f"{exe}: read model differs from a fresh projection of the final state at {', '.join(differing[:5])}"
+        f" (first: {first}, field: (kept, fresh) {diff})"
+    ]
 
 
 def _gates(execution: Execution, log: OperatorLog) -> list[str]:

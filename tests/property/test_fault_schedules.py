@@ -13,6 +13,7 @@ example runs the real handlers on its own LocalRuntime, then checks (see harness
 - every execution terminal, with the status the plan and the simulator imply (CANCELLED exactly when a cancel
   took effect);
 - no status update lost: servers and actions end as DRS and SSM say, with the instances DRS launched.
+- the status read model (the stream projection) equals a fresh projection of the final state.
 
 Bugs found this way are kept as regressions at the end of this module (all fixed now; a new one would be a strict
 xfail while open). The only steering left: pauses are held longer than the random delivery delay.

@@ -1,0 +1,64 @@
+"""The local runtime's moto patches keep moto's behaviour where drwave relies on it (DynamoDB streams, rollback)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import boto3
+import pytest
+from botocore.exceptions import ClientError
+from moto import mock_aws
+
+from drwave_local.moto_patches import fast_transactions
+
+
+@pytest.fixture
+def table() -> Iterator[tuple[Any, Any, str]]:
+    """A streamed table, its streams client and a LATEST shard iterator, with the patches installed."""
+    with mock_aws():
+        undo = fast_transactions()
+        try:
+            db = boto3.client("dynamodb", region_name="us-east-1")
+            # the classic endpoint: moto does not serve botocore's account-based one
+            endpoint = "https://streams.dynamodb.us-east-1.amazonaws.com"
+            streams = boto3.client("dynamodbstreams", region_name="us-east-1", endpoint_url=endpoint)
+            arn = db.create_table(
+                TableName="t",
+                AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+                KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+                BillingMode="PAY_PER_REQUEST",
+                StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"},
+            )["TableDescription"]["LatestStreamArn"]
+            shard = streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"][0]["ShardId"]
+            iterator = streams.get_shard_iterator(StreamArn=arn, ShardId=shard, ShardIteratorType="LATEST")
+            yield db, streams, iterator["ShardIterator"]
+        finally:
+            undo()
+
+
+def put(key: str, condition: str | None = None) -> dict[str, Any]:
+    request: dict[str, Any] = {"TableName": "t", "Item": {"pk": {"S": key}}}
+    if condition:
+        request["ConditionExpression"] = condition
+    return {"Put": request}
+
+
+def keys(page: dict[str, Any]) -> list[str]:
+    return [r["dynamodb"]["Keys"]["pk"]["S"] for r in page["Records"]]
+
+
+def test_a_stream_reader_keeps_seeing_writes_after_a_cancelled_transaction(table):
+    # GIVEN a stream reader and an item that makes the next transaction's condition fail
+    db, streams, iterator = table
+    db.put_item(TableName="t", Item={"pk": {"S": "taken"}})
+    # WHEN a transaction writes one item and is then cancelled by the other's condition
+    with pytest.raises(ClientError, match="TransactionCanceled"):
+        db.transact_write_items(TransactItems=[put("rolled-back"), put("taken", "attribute_not_exists(pk)")])
+    # AND a later write succeeds
+    db.put_item(TableName="t", Item={"pk": {"S": "after"}})
+    # THEN the reader sees the committed writes, the later one included, and none of the rolled-back one
+    page = streams.get_records(ShardIterator=iterator)
+    assert keys(page) == ["taken", "after"]
+    # AND the rolled-back item is not in the table
+    assert "Item" not in db.get_item(TableName="t", Key={"pk": {"S": "rolled-back"}})
