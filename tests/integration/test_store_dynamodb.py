@@ -396,3 +396,18 @@ def test_a_page_token_this_store_did_not_issue_is_refused(store, token):
     # GIVEN a forged or garbled token  WHEN used  THEN the store refuses it before querying
     with pytest.raises(InvalidPageToken, match="nextToken"):
         store.list_executions(next_token=token)
+
+
+def test_an_execution_summary_is_read_from_its_header_alone(store):
+    # GIVEN a created execution  WHEN its summary is read  THEN it carries what the header knows, None if unknown
+    store.create_execution(execution("exe-sum", ExecutionStatus.RUNNING))
+    summary = store.execution_summary("exe-sum")
+    assert summary is not None
+    assert (summary.plan_id, summary.execution_type, summary.status, summary.started_by) == (
+        plan().id,
+        "DRILL",
+        "RUNNING",
+        "it",
+    )
+    assert summary.created_at == "2026-01-05T09:00:00.000Z"
+    assert store.execution_summary("exe-none") is None

@@ -37,6 +37,7 @@ class ExecutionSummary:
     execution_type: str
     status: str
     created_at: str
+    started_by: str = ""  # only when read from the execution itself (the listing index does not project it)
 
 
 class ConcurrentUpdate(Exception):
@@ -284,6 +285,20 @@ class DynamoStore:
         ):
             ids.extend(item["pk"]["S"].removeprefix("EXEC#") for item in page["Items"])
         return ids
+
+    def execution_summary(self, execution_id: str) -> ExecutionSummary | None:
+        """An execution's summary from its header item alone (strongly consistent), or None."""
+        item = self._get_item(_exec_key(execution_id))
+        if item is None:
+            return None
+        return ExecutionSummary(
+            execution_id=execution_id,
+            plan_id=item["planId"]["S"],
+            execution_type=item["executionType"]["S"],
+            status=item["status"]["S"],
+            created_at=item["listKey"]["S"].rsplit("#", 1)[0],
+            started_by=str(json.loads(item["doc"]["S"]).get("startedBy", "")),
+        )
 
     def execution_item(self, execution_id: str, sk: str) -> dict[str, Any] | None:
         """One raw item of an execution (sk STATE, SNAPSHOT or WAVE#<id>), strongly consistent, or None."""

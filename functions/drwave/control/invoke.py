@@ -55,7 +55,7 @@ def _body(payload: dict[str, Any], *drop: str) -> dict[str, Any]:
 def _initialize(plane: ControlPlane, caller: Caller, p: dict[str, Any]) -> dict[str, Any]:
     """Request the execution under the caller's id; a repeat returns the existing execution (idempotent)."""
     execution_id = _arg(p, "executionId")
-    if plane.deps.store.execution_item(execution_id, "STATE") is not None:
+    if plane.deps.store.execution_summary(execution_id) is not None:
         status = plane.get_execution(caller, execution_id)["status"]
         return {"executionId": execution_id, "status": "INITIALIZED", "executionStatus": status}
     started = plane.start_execution(caller, _body(p, "dryRun", "notificationEmail", "idempotencyToken"))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import re
 import uuid
 from collections.abc import Callable, Iterator
@@ -14,7 +13,7 @@ from pydantic import BaseModel, ValidationError
 from drwave.adapters.drs import DrsError, SourceServer
 from drwave.adapters.publisher import PublishError
 from drwave.adapters.sessions import AccountAccessError
-from drwave.adapters.store import InvalidPageToken, StoreError
+from drwave.adapters.store import ExecutionSummary, InvalidPageToken, StoreError
 from drwave.control.errors import (
     Conflict,
     DependencyFailure,
@@ -284,18 +283,18 @@ class ControlPlane:
             self.deps.store.create_execution(execution)  # False: a concurrent duplicate created it, same content
             self.deps.publisher.publish([request])
 
-    def _existing(self, execution_id: str) -> dict[str, Any] | None:
+    def _existing(self, execution_id: str) -> ExecutionSummary | None:
         with translate_failures():
-            return self.deps.store.execution_item(execution_id, "STATE")
+            return self.deps.store.execution_summary(execution_id)
 
-    def _repeated_start(self, request: StartExecution, header: dict[str, Any]) -> dict[str, Any]:
+    def _repeated_start(self, request: StartExecution, existing: ExecutionSummary) -> dict[str, Any]:
         """A retried start (same executionId) answers like the first; the same id for another plan is a conflict.
 
         Still PENDING means the first attempt's publish may have failed: publish the request again (idempotent).
         """
-        if header["planId"]["S"] != request.plan_id or header["executionType"]["S"] != request.execution_type:
+        if existing.plan_id != request.plan_id or existing.execution_type != request.execution_type:
             raise Conflict(f"executionId: execution {request.execution_id} exists for another plan or type")
-        if header["status"]["S"] == ExecutionStatus.PENDING:
+        if existing.status == ExecutionStatus.PENDING:
             with translate_failures():
                 self.deps.publisher.publish(
                     [
@@ -303,7 +302,7 @@ class ControlPlane:
                             execution_id=str(request.execution_id),
                             plan_id=request.plan_id,
                             execution_type=request.execution_type,
-                            started_by=json.loads(header["doc"]["S"]).get("startedBy", "unknown"),
+                            started_by=existing.started_by or "unknown",
                         )
                     ]
                 )
@@ -311,7 +310,7 @@ class ControlPlane:
             "executionId": request.execution_id,
             "planId": request.plan_id,
             "executionType": request.execution_type.value,
-            "status": header["status"]["S"],
+            "status": existing.status,
             "repeated": True,
             "warnings": [],
         }
@@ -608,7 +607,7 @@ class ControlPlane:
             running = [
                 e
                 for e in self.deps.store.active_execution_ids()
-                if (item := self.deps.store.execution_item(e, "STATE")) and item["planId"]["S"] == plan_id
+                if (summary := self.deps.store.execution_summary(e)) and summary.plan_id == plan_id
             ]
         if running:
             raise Conflict(f"recovery plan {plan_id} cannot be {what} while executions run: {', '.join(running)}")
