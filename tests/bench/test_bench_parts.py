@@ -13,8 +13,8 @@ from drwave_local.bench import shapes
 from drwave_local.bench.baseline import POLL_SECONDS, PollBaseline, topological
 from drwave_local.bench.ideal import ideal_end_seconds
 from drwave_local.bench.run import edge_gap, run_baseline, run_ours
-from drwave_local.clock import VirtualClock
-from drwave_local.drs_simulator import DrsSimulator, ServerTimeline, SimulatedSourceServer
+from drwave_local.runtime.clock import VirtualClock
+from drwave_local.simulators.drs import DrsSimulator, ServerTimeline, SimulatedSourceServer
 
 
 def _plan(layout: list[tuple[str, list[str], list[str]]]) -> PlanDocument:

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from drwave_local.cli import main
+from drwave_local.cli.main import main
 
 SERVER = "s-0a1b2c3d4e5f60001"
 PLAN = f"""\
@@ -61,7 +61,7 @@ def run_in_subprocess(plan: Path, environment: Path) -> tuple[int, str]:
     Used where the current code crashes inside LocalRuntime.__enter__, which leaves moto's mock started
     and would leak its state into every later test of this process.
     """
-    script = "import sys; from drwave_local.cli import main; sys.exit(main(sys.argv[1:]))"
+    script = "import sys; from drwave_local.cli.main import main; sys.exit(main(sys.argv[1:]))"
     args = ["run", str(plan), "--environment", str(environment)]
     done = subprocess.run([sys.executable, "-c", script, *args], capture_output=True, text=True, check=False)
     return done.returncode, done.stderr

@@ -18,9 +18,9 @@ from typing import Any
 
 import pytest
 
-from drwave_local.cli import main
-from drwave_local.client import ApiClient
-from drwave_local.serve import ServeOptions, serve
+from drwave_local.cli.client import ApiClient
+from drwave_local.cli.main import main
+from drwave_local.server.app import ServeOptions, serve
 
 ROOT = Path(__file__).resolve().parents[2]
 RETAIL_PLAN = ROOT / "examples" / "retail-plan.yaml"
@@ -274,7 +274,7 @@ def test_nothing_listening_exits_1_with_a_hint_to_start_the_server(capsys):
 
 def test_serve_runs_as_a_process_and_stops_cleanly_on_sigterm():
     # GIVEN `drwave serve` in its own process on any free port, with the example plan
-    script = "import sys; from drwave_local.cli import main; sys.exit(main(sys.argv[1:]))"
+    script = "import sys; from drwave_local.cli.main import main; sys.exit(main(sys.argv[1:]))"
     args = ["serve", "--port", "0", "--plan", str(RETAIL_PLAN), "--speed", "600"]
     process = subprocess.Popen(
         [sys.executable, "-c", script, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True

@@ -11,8 +11,8 @@ from jsonschema.exceptions import ValidationError
 from moto.events.models import EventPattern
 
 from drwave.models.events import BY_DETAIL_TYPE, PUBLISHED_EVENTS, parse_detail
-from drwave_local import contracts
-from drwave_local.template import DEFAULT_BUS, DRWAVE_BUS, load_template
+from drwave_local.contracts import events as contracts
+from drwave_local.runtime.template import DEFAULT_BUS, DRWAVE_BUS, load_template
 
 AWS_SAMPLES = sorted((contracts.ROOT / "events" / "aws").glob("*.json"))
 OUR_SAMPLES = sorted(contracts.EVENTS_DIR.glob("*.json"))

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import json
 
-from drwave_local.openapi import OPENAPI_PATH, generated
+from drwave_local.contracts.openapi import OPENAPI_PATH, generated
 
 
 def test_the_committed_openapi_document_matches_the_routes() -> None:
     # GIVEN the document generated from the routes  WHEN compared with the committed file  THEN they are equal
-    assert OPENAPI_PATH.read_text(encoding="utf-8") == generated(), "run: python -m drwave_local.openapi"
+    assert OPENAPI_PATH.read_text(encoding="utf-8") == generated(), "run: python -m drwave_local.contracts.openapi"
 
 
 def test_the_document_describes_every_resource_with_its_request_models() -> None:

@@ -14,11 +14,11 @@ import pytest
 
 from drwave.adapters.store import DynamoStore
 from drwave.control.invoke import OPERATIONS, Owner
+from drwave.engine.ports import Dependencies
 from drwave.handlers import invoke
-from drwave.handlers.deps import Dependencies
 from drwave.models.plan import PlanDocument
-from drwave_local.environment import Environment
-from drwave_local.runtime import LocalRuntime, _LambdaContext
+from drwave_local.runtime.embedded import LocalRuntime, _LambdaContext
+from drwave_local.simulators.environment import Environment
 
 PLAN_ID = "plan-test-123"
 EXECUTION_ID = "exec-test-001"

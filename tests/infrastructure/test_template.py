@@ -20,7 +20,7 @@ from cfnlint.api import ManualArgs, lint_file
 from samtranslator.translator.transform import transform
 from samtranslator.yaml_helper import yaml_parse
 
-from drwave_local.template import DEFAULT_BUS, DEFAULT_TEMPLATE, DRWAVE_BUS, load_template
+from drwave_local.runtime.template import DEFAULT_BUS, DEFAULT_TEMPLATE, DRWAVE_BUS, load_template
 
 TEMPLATE = DEFAULT_TEMPLATE
 FUNCTIONS = {

@@ -11,8 +11,8 @@ from cfnlint.api import lint
 from moto.events.models import EventPattern
 from moto.stepfunctions.parser.asl.parse.asl_parser import AmazonStateLanguageParser
 
-from drwave_local.template import DEFAULT_TEMPLATE, DRWAVE_BUS, load_template
-from drwave_local.workflow_bridge import state_machine_definition
+from drwave_local.runtime.template import DEFAULT_TEMPLATE, DRWAVE_BUS, load_template
+from drwave_local.runtime.workflow_bridge import state_machine_definition
 
 ASL = DEFAULT_TEMPLATE.parent / "statemachine" / "execution.asl.json"
 

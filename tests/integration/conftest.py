@@ -21,9 +21,9 @@ from drwave.adapters.store import DynamoStore
 from drwave.models.events import EventDetail, ExecutionRequested, WaveStartRequested
 from drwave.models.execution import Execution, ExecutionType
 from drwave.models.plan import PlanDocument
-from drwave_local.environment import Environment
-from drwave_local.runtime import LocalRuntime
-from drwave_local.template import load_template
+from drwave_local.runtime.embedded import LocalRuntime
+from drwave_local.runtime.template import load_template
+from drwave_local.simulators.environment import Environment
 
 REGION = "us-east-1"
 ACCOUNT = "111122223333"

@@ -15,8 +15,8 @@ from typing import Any
 import pytest
 
 from drwave.handlers import api
-from drwave_local.environment import Environment
-from drwave_local.runtime import LocalRuntime, _LambdaContext
+from drwave_local.runtime.embedded import LocalRuntime, _LambdaContext
+from drwave_local.simulators.environment import Environment
 
 ACCOUNT, REGION = "111122223333", "us-east-1"
 STALLED = "s-00000000000000009"  # replication STALLED

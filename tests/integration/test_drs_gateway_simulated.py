@@ -13,8 +13,8 @@ from botocore.config import Config
 
 from drwave.adapters import drs as drs_adapter
 from drwave.adapters.drs import DrsError, DrsGateway, Job, ParticipatingServer, SourceServer
-from drwave_local.clock import VirtualClock
-from drwave_local.drs_simulator import DrsSimulator, SimulatedSourceServer
+from drwave_local.runtime.clock import VirtualClock
+from drwave_local.simulators.drs import DrsSimulator, SimulatedSourceServer
 
 JOB_OVER = 5 + 60 + 240 + 120  # start delay + default phases: every job of the default timeline is done
 

@@ -13,8 +13,8 @@ from botocore.config import Config
 from botocore.exceptions import ParamValidationError
 from moto import mock_aws
 
-from drwave_local.clock import VirtualClock
-from drwave_local.drs_simulator import (
+from drwave_local.runtime.clock import VirtualClock
+from drwave_local.simulators.drs import (
     DrsSimulator,
     ServerTimeline,
     SimulatedSourceServer,

@@ -7,8 +7,8 @@ from collections.abc import Iterator
 import pytest
 from moto.core.models import MockAWS
 
-from drwave_local.environment import Environment
-from drwave_local.runtime import LocalRuntime
+from drwave_local.runtime.embedded import LocalRuntime
+from drwave_local.simulators.environment import Environment
 
 
 def environment() -> Environment:

@@ -10,7 +10,7 @@ import pytest
 from botocore.exceptions import ClientError
 from moto import mock_aws
 
-from drwave_local.moto_patches import fast_transactions
+from drwave_local.runtime.moto_patches import fast_transactions
 
 
 @pytest.fixture

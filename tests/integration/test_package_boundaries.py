@@ -1,4 +1,5 @@
-"""The deployed package (functions/drwave) never imports the local runtime, and only adapters import AWS SDKs."""
+"""The layers of the deployed package hold: each imports only the layers below it, only adapters import AWS SDKs,
+and nothing deployed imports the local runtime."""
 
 from __future__ import annotations
 
@@ -9,55 +10,109 @@ from pathlib import Path
 
 import pytest
 
-PACKAGE = Path(__file__).resolve().parents[2] / "functions" / "drwave"
+ROOT = Path(__file__).resolve().parents[2]
+PACKAGE = ROOT / "functions" / "drwave"
+LOCAL_PACKAGE = ROOT / "local" / "drwave_local"
 NEVER_DEPLOYED = {"drwave_local", "moto", "yaml"}
 AWS_SDK = {"boto3", "botocore"}
-# The adapters are the ports' implementations; deps.py builds them from the Lambda environment.
-MAY_USE_AWS_SDK = ("adapters/", "handlers/deps.py")
+# Bottom to top: a layer may import itself and any layer before it, never one after it.
+LAYERS = ("models", "core", "adapters", "engine", "control", "handlers")
 
 
-def modules() -> list[Path]:
-    return sorted(PACKAGE.rglob("*.py"))
+def modules(package: Path = PACKAGE) -> list[Path]:
+    return sorted(package.rglob("*.py"))
 
 
-def imported_roots(path: Path) -> set[str]:
-    """Top-level package names a module imports, wherever the import statement is (functions included)."""
-    roots: set[str] = set()
-    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), filename=str(path))):
+def imported_modules(source: str, filename: str = "<module>") -> set[str]:
+    """Dotted names a module imports, wherever the import statement is (functions included)."""
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(source, filename=filename)):
         if isinstance(node, ast.Import):
-            roots.update(alias.name.split(".")[0] for alias in node.names)
+            names.update(alias.name for alias in node.names)
         elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
-            roots.add(node.module.split(".")[0])
-    return roots
+            names.add(node.module)
+            names.update(f"{node.module}.{alias.name}" for alias in node.names)
+    return names
+
+
+def roots(names: set[str]) -> set[str]:
+    return {name.split(".")[0] for name in names}
+
+
+def layer_of(relative: str) -> str | None:
+    first = relative.split("/")[0]
+    return first if first in LAYERS else None
+
+
+def layer_violations(relative: str, imports: set[str]) -> set[str]:
+    """The rules a module of the deployed package breaks, as readable sentences."""
+    problems: set[str] = set()
+    if roots(imports) & NEVER_DEPLOYED:
+        problems.add(f"{relative} imports the local-only {sorted(roots(imports) & NEVER_DEPLOYED)}")
+    own = layer_of(relative)
+    if roots(imports) & AWS_SDK and own != "adapters":
+        problems.add(f"{relative} imports the AWS SDK outside adapters/")
+    if own is not None:
+        allowed = set(LAYERS[: LAYERS.index(own) + 1])
+        for name in imports:
+            parts = name.split(".")
+            if parts[0] == "drwave" and len(parts) > 1 and parts[1] in LAYERS and parts[1] not in allowed:
+                problems.add(f"{relative} ({own}) imports {name} from the {parts[1]} layer above it")
+    return problems
 
 
 def test_the_package_is_where_the_test_expects_it():
-    # GIVEN the repository layout WHEN the deployed package is listed THEN it has the layers we check
+    # GIVEN the repository layout WHEN the deployed package is listed THEN every layer we check has modules
     names = {p.relative_to(PACKAGE).as_posix() for p in modules()}
-    assert {"adapters/drs.py", "handlers/deps.py", "core/decide.py", "models/execution.py"} <= names
+    assert {"adapters/drs.py", "engine/loop.py", "engine/ports.py", "core/decide.py", "models/execution.py"} <= names
+    assert {layer_of(n) for n in names} >= set(LAYERS)
 
 
 @pytest.mark.parametrize("path", modules(), ids=lambda p: p.relative_to(PACKAGE).as_posix())
-def test_deployed_module_never_imports_the_local_runtime_moto_or_yaml(path):
-    # GIVEN a module of the deployed package WHEN its imports are read THEN none is local-only
-    assert imported_roots(path) & NEVER_DEPLOYED == set()
-
-
-@pytest.mark.parametrize("path", modules(), ids=lambda p: p.relative_to(PACKAGE).as_posix())
-def test_only_adapters_and_the_dependency_builder_import_the_aws_sdk(path):
-    # GIVEN a module of the deployed package
+def test_deployed_module_imports_only_layers_below_it_and_the_sdk_only_in_adapters(path):
+    # GIVEN a module of the deployed package WHEN its imports are read
     relative = path.relative_to(PACKAGE).as_posix()
-    # WHEN its imports are read THEN boto3/botocore appear only in adapters and handlers/deps.py
-    if not relative.startswith(MAY_USE_AWS_SDK):
-        assert imported_roots(path) & AWS_SDK == set(), f"{relative} imports the AWS SDK"
+    problems = layer_violations(relative, imported_modules(path.read_text(encoding="utf-8"), str(path)))
+    # THEN it breaks none of the layering rules
+    assert problems == set()
 
 
-def test_core_and_models_are_free_of_the_aws_sdk():
-    # GIVEN the pure layers WHEN every import in them is read THEN boto3 and botocore are absent
-    pure = [p for p in modules() if p.relative_to(PACKAGE).parts[0] in ("core", "models")]
-    assert pure
-    offenders = {p.relative_to(PACKAGE).as_posix() for p in pure if imported_roots(p) & AWS_SDK}
-    assert offenders == set()
+@pytest.mark.parametrize(
+    ("relative", "source", "broken"),
+    [
+        ("core/decide.py", "import boto3", "AWS SDK"),
+        ("models/plan.py", "from drwave.adapters.store import DynamoStore", "adapters layer above"),
+        ("core/launch.py", "from drwave.handlers import api", "handlers layer above"),
+        ("core/launch.py", "from drwave.control.service import ControlPlane", "control layer above"),
+        ("control/service.py", "from drwave.handlers.common import detail_of", "handlers layer above"),
+        ("engine/loop.py", "from drwave.control import service", "control layer above"),
+        ("handlers/api.py", "import drwave_local.cli.main", "local-only"),
+        ("handlers/api.py", "def f():\n    import boto3", "AWS SDK outside adapters"),
+        ("engine/ports.py", "from botocore.config import Config", "AWS SDK outside adapters"),
+    ],
+)
+def test_the_rules_catch_an_import_that_breaks_them(relative, source, broken):
+    # GIVEN a module that adds one forbidden import WHEN the rules read it THEN they name the broken rule
+    problems = layer_violations(relative, imported_modules(source))
+    assert any(broken in p for p in problems), problems
+
+
+def test_the_rules_allow_the_imports_the_layers_are_built_on():
+    # GIVEN imports that follow the layering WHEN the rules read them THEN nothing is reported
+    assert layer_violations("control/service.py", imported_modules("from drwave.engine.loop import apply")) == set()
+    assert layer_violations("adapters/drs.py", imported_modules("import boto3")) == set()
+    assert layer_violations("handlers/api.py", imported_modules("from drwave.control.service import C")) == set()
+
+
+def test_the_local_package_is_the_only_other_importer_of_the_aws_sdk():
+    # GIVEN every module outside adapters that imports boto3/botocore, in both packages
+    offenders = {
+        p.relative_to(ROOT).as_posix()
+        for p in modules(PACKAGE) + modules(LOCAL_PACKAGE)
+        if roots(imported_modules(p.read_text(encoding="utf-8"))) & AWS_SDK
+    }
+    # THEN each is an adapter of the deployed package or part of the local runtime
+    assert all(o.startswith(("functions/drwave/adapters/", "local/drwave_local/")) for o in offenders), offenders
 
 
 def test_importing_every_deployed_module_loads_no_local_only_package():

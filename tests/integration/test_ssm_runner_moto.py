@@ -11,8 +11,8 @@ from botocore.stub import Stubber
 
 from drwave.adapters.ssm import ActionStartError, SsmActionRunner
 from drwave.models.plan import ActionType, WaveAction
-from drwave_local.clock import VirtualClock
-from drwave_local.ssm_simulator import SsmSimulator
+from drwave_local.runtime.clock import VirtualClock
+from drwave_local.simulators.ssm import SsmSimulator
 
 INSTANCES = ["i-0123456789abcdef0", "i-0fedcba9876543210"]
 

@@ -12,8 +12,8 @@ import pytest
 from drwave.core.projection import project_all
 from drwave.handlers import project_status
 from drwave.models.plan import PlanDocument
-from drwave_local.environment import Environment
-from drwave_local.runtime import TABLE_NAME, LocalRuntime
+from drwave_local.runtime.embedded import TABLE_NAME, LocalRuntime
+from drwave_local.simulators.environment import Environment
 
 FUNCTION = "ProjectStatusFunction"
 

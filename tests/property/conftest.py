@@ -15,11 +15,11 @@ import boto3
 import botocore.loaders
 import pytest
 
-import drwave_local.runtime
+import drwave_local.runtime.embedded
 
 
 class _SharedLoaderBoto3:
-    """Stands in for the `boto3` module inside drwave_local.runtime: sessions share one botocore data loader,
+    """Stands in for the `boto3` module inside drwave_local.runtime.embedded: sessions share one botocore data loader,
     which caches the parsed service models (the JSON files, ~0.15 s per runtime otherwise)."""
 
     def __init__(self) -> None:
@@ -34,6 +34,8 @@ class _SharedLoaderBoto3:
 @pytest.fixture(autouse=True, scope="module")
 def _fast_runtime_start() -> Iterator[None]:
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(drwave_local.runtime, "load_template", functools.cache(drwave_local.runtime.load_template))
-        patch.setattr(drwave_local.runtime, "boto3", _SharedLoaderBoto3())
+        patch.setattr(
+            drwave_local.runtime.embedded, "load_template", functools.cache(drwave_local.runtime.embedded.load_template)
+        )
+        patch.setattr(drwave_local.runtime.embedded, "boto3", _SharedLoaderBoto3())
         yield

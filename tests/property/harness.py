@@ -23,11 +23,11 @@ from drwave.adapters.publisher import PublishError
 from drwave.core.projection import project_all
 from drwave.models.execution import ActionStatus, Execution, ExecutionStatus, LaunchStatus
 from drwave.models.plan import PlanDocument
-from drwave_local.environment import Environment
-from drwave_local.invariants import check_invariants
-from drwave_local.router import Faults
-from drwave_local.runtime import LocalRuntime, RuntimeStalled
-from drwave_local.template import Route
+from drwave_local.runtime.embedded import LocalRuntime, RuntimeStalled
+from drwave_local.runtime.invariants import check_invariants
+from drwave_local.runtime.router import Faults
+from drwave_local.runtime.template import Route
+from drwave_local.simulators.environment import Environment
 
 OPERATOR_POLL_SECONDS = 30  # how often the operator looks at the status page for gates whose notice was lost
 PUBLISH_RETRY_SECONDS = 5  # the operator's command was refused by PutEvents: they try again

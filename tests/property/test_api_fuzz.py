@@ -19,8 +19,8 @@ from hypothesis import strategies as st
 
 from drwave.handlers import api
 from drwave.models.plan import PlanDocument
-from drwave_local.environment import Environment
-from drwave_local.runtime import TABLE_NAME, LocalRuntime, _LambdaContext
+from drwave_local.runtime.embedded import TABLE_NAME, LocalRuntime, _LambdaContext
+from drwave_local.simulators.environment import Environment
 
 ROUTES: list[tuple[str, str]] = [
     (method.upper(), path)

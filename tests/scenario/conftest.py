@@ -25,11 +25,11 @@ import pytest
 from drwave.core.capacity import DrsLimits
 from drwave.models.execution import Execution, TimelineEntry, WaveStatus
 from drwave.models.plan import PlanDocument
-from drwave_local.drs_simulator import SimulatedJob
-from drwave_local.environment import Environment
-from drwave_local.invariants import check_invariants
-from drwave_local.router import Faults
-from drwave_local.runtime import LocalRuntime, RuntimeStalled
+from drwave_local.runtime.embedded import LocalRuntime, RuntimeStalled
+from drwave_local.runtime.invariants import check_invariants
+from drwave_local.runtime.router import Faults
+from drwave_local.simulators.drs import SimulatedJob
+from drwave_local.simulators.environment import Environment
 
 # Detail types an operator (API/CLI) publishes. The router already treats "Execution Requested" as
 # never dropped because the API only answers after PutEvents succeeded; operator commands are the

@@ -9,8 +9,8 @@ from typing import Any
 import boto3
 
 from drwave.models.execution import ExecutionStatus
-from drwave_local.environment import load_environment, load_plan_document
-from drwave_local.runtime import LocalRuntime
+from drwave_local.runtime.embedded import LocalRuntime
+from drwave_local.simulators.environment import load_environment, load_plan_document
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 APPROVE_AFTER_SECONDS = 120.0

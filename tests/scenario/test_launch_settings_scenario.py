@@ -8,9 +8,9 @@ from typing import Any
 import pytest
 
 from drwave.models.execution import ExecutionStatus
-from drwave_local.environment import load_environment, load_plan_document
-from drwave_local.router import Faults
-from drwave_local.runtime import LocalRuntime
+from drwave_local.runtime.embedded import LocalRuntime
+from drwave_local.runtime.router import Faults
+from drwave_local.simulators.environment import load_environment, load_plan_document
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 WEB = ["s-0a1b2c3d4e5f60015", "s-0a1b2c3d4e5f60016", "s-0a1b2c3d4e5f60017", "s-0a1b2c3d4e5f60018"]

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from drwave.models.execution import ExecutionStatus, LaunchStatus, WaveStatus
-from drwave_local.router import Faults
+from drwave_local.runtime.router import Faults
 
 # Operator commands come from the API, which answers only after PutEvents succeeded; the router
 # already never drops "Execution Requested" for that reason, so the drop fault sets spare the

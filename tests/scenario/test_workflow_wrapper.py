@@ -12,8 +12,8 @@ from contextlib import contextmanager
 from typing import Any
 
 from drwave.models.execution import ExecutionStatus, WaveStatus
-from drwave_local.router import Faults
-from drwave_local.runtime import LocalRuntime
+from drwave_local.runtime.embedded import LocalRuntime
+from drwave_local.runtime.router import Faults
 
 MINUTE = 60.0
 OPERATOR_COMMANDS = frozenset({"Execution Requested", "Wave Gate Approved", "Execution Cancel Requested"})

@@ -28,8 +28,8 @@ from drwave.control.views import execution_view, recovery_instances_view, server
 from drwave.core import messages as m
 from drwave.core.create import PlanNotRunnable, new_execution, subplan, waves_to_retry
 from drwave.core.preflight import PreflightReport, check_plan, claimed_servers, group_members
-from drwave.handlers.common import apply
-from drwave.handlers.deps import Dependencies
+from drwave.engine.loop import apply
+from drwave.engine.ports import Dependencies
 from drwave.models.accounts import TargetAccount
 from drwave.models.events import (
     EventDetail,

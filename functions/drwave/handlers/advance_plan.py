@@ -9,8 +9,9 @@ from __future__ import annotations
 from typing import Any
 
 from drwave.core import messages as m
-from drwave.handlers.common import InvalidEvent, apply, detail_of, logger
-from drwave.handlers.deps import Dependencies, default_dependencies
+from drwave.engine.loop import apply, logger
+from drwave.engine.ports import Dependencies, default_dependencies
+from drwave.handlers.common import InvalidEvent, detail_of
 from drwave.models.events import (
     ExecutionCancelRequested,
     ExecutionPauseRequested,

@@ -20,8 +20,8 @@ from drwave.control.errors import ControlError, Forbidden, InvalidInput, NotFoun
 from drwave.control.requests import StartExecution
 from drwave.control.roles import Caller, role_from_groups
 from drwave.control.service import ControlPlane
-from drwave.handlers.common import logger
-from drwave.handlers.deps import Dependencies, default_dependencies
+from drwave.engine.loop import logger
+from drwave.engine.ports import Dependencies, default_dependencies
 from drwave.models.accounts import TargetAccount
 from drwave.models.execution import ExecutionStatus, ExecutionType
 from drwave.models.plan import ProtectionGroup, RecoveryPlan

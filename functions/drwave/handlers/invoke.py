@@ -12,8 +12,8 @@ from typing import Any
 from drwave.control.invoke import Owner, invoke
 from drwave.control.roles import Caller, Role
 from drwave.control.service import ControlPlane
-from drwave.handlers.common import logger
-from drwave.handlers.deps import Dependencies, default_dependencies
+from drwave.engine.loop import logger
+from drwave.engine.ports import Dependencies, default_dependencies
 
 DEFAULT_ROLES = {Owner.QUERY: Role.VIEWER, Owner.EXECUTION: Role.OPERATOR, Owner.DATA: Role.ADMIN}
 

@@ -24,8 +24,8 @@ from drwave.core.projection import (
     project_summary,
     project_wave,
 )
-from drwave.handlers.common import logger
-from drwave.handlers.deps import Dependencies, default_dependencies
+from drwave.engine.loop import logger
+from drwave.engine.ports import Dependencies, default_dependencies
 
 
 @logger.inject_lambda_context(clear_state=True)

@@ -13,8 +13,8 @@ from drwave.adapters.sessions import AccountAccessError
 from drwave.core import messages as m
 from drwave.core.actions import actions_to_poll, ssm_status
 from drwave.core.observe import failure_reasons, job_changed, jobs_to_poll, newly_failed, observation, state_change
-from drwave.handlers.common import apply, logger
-from drwave.handlers.deps import Dependencies, default_dependencies
+from drwave.engine.loop import apply, logger
+from drwave.engine.ports import Dependencies, default_dependencies
 from drwave.models.events import DrsJobStateChange
 from drwave.models.execution import ActionStatus, Execution
 

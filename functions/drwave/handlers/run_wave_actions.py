@@ -12,8 +12,9 @@ from drwave.adapters.sessions import AccountAccessError
 from drwave.adapters.ssm import ActionStartError
 from drwave.core import messages as m
 from drwave.core.actions import action_targets, ssm_status
-from drwave.handlers.common import InvalidEvent, apply, detail_of, logger
-from drwave.handlers.deps import Dependencies, default_dependencies
+from drwave.engine.loop import apply, logger
+from drwave.engine.ports import Dependencies, default_dependencies
+from drwave.handlers.common import InvalidEvent, detail_of
 from drwave.models.events import WaveActionsRequested
 from drwave.models.execution import ActionStatus
 

@@ -9,8 +9,9 @@ from typing import Any
 
 from drwave.core import messages as m
 from drwave.core.create import PlanNotRunnable, new_execution, subplan
-from drwave.handlers.common import apply, detail_of, logger
-from drwave.handlers.deps import Dependencies, default_dependencies
+from drwave.engine.loop import apply, logger
+from drwave.engine.ports import Dependencies, default_dependencies
+from drwave.handlers.common import detail_of
 from drwave.models.events import ExecutionRequested
 
 

@@ -19,8 +19,9 @@ from drwave.core.capacity import add_waiter, admission_denial, chunk_key, reserv
 from drwave.core.decide import HALT_CANCEL, decide, lease_lapsed
 from drwave.core.launch import effective_launch_settings, group_for_server, validate_launch_settings
 from drwave.core.servers import resolve_wave_servers
-from drwave.handlers.common import MAX_ATTEMPTS, apply, detail_of, logger
-from drwave.handlers.deps import Dependencies, default_dependencies
+from drwave.engine.loop import MAX_ATTEMPTS, apply, logger
+from drwave.engine.ports import Dependencies, default_dependencies
+from drwave.handlers.common import detail_of
 from drwave.models.events import WaveStartRequested
 from drwave.models.execution import Chunk, ChunkStatus, Execution, WaveStatus
 from drwave.models.plan import ProtectionGroup

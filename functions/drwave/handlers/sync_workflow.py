@@ -10,8 +10,9 @@ from __future__ import annotations
 from typing import Any
 
 from drwave.core.workflow import Step, resolve, steps_for, workflow_input
-from drwave.handlers.common import InvalidEvent, detail_of, logger
-from drwave.handlers.deps import Dependencies, default_dependencies
+from drwave.engine.loop import logger
+from drwave.engine.ports import Dependencies, default_dependencies
+from drwave.handlers.common import InvalidEvent, detail_of
 from drwave.models.events import ExecutionFinished, ExecutionStarted, parse_detail
 from drwave.models.workflow import WORKFLOW_SOURCE, WorkflowTaskWaiting
 

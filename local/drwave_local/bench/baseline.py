@@ -20,8 +20,8 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from drwave.models.plan import PlanDocument
-from drwave_local.clock import VirtualClock
-from drwave_local.drs_simulator import DrsSimulator
+from drwave_local.runtime.clock import VirtualClock
+from drwave_local.simulators.drs import DrsSimulator
 
 TRANSITION_SECONDS = 0.5
 POLL_SECONDS = 30.0

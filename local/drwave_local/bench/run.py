@@ -20,9 +20,10 @@ from drwave_local.bench.baseline import PollBaseline
 from drwave_local.bench.ideal import ideal_end_seconds
 from drwave_local.bench.meter import CapacityMeter
 from drwave_local.bench.shapes import Shape, fan_out, suite
-from drwave_local.clock import VirtualClock
-from drwave_local.drs_simulator import DrsSimulator, SimulatedSourceServer
-from drwave_local.runtime import LocalRuntime, _timeline
+from drwave_local.paths import ROOT
+from drwave_local.runtime.clock import VirtualClock
+from drwave_local.runtime.embedded import LocalRuntime, _timeline
+from drwave_local.simulators.drs import DrsSimulator, SimulatedSourceServer
 
 HOP_LATENCY = 0.25  # modelled seconds per EventBridge + Lambda hop (METRICS.md default)
 APPROVAL_SECONDS = 120.0
@@ -290,7 +291,7 @@ def main(quick: bool = False, output: Path = Path("out/bench/bench.json"), out: 
         f"== cold start: import boto3 {base_import * 1000:.0f} ms; handlers as a ratio to it: "
         + ", ".join(f"{m.rsplit('.', 1)[-1]} x{imports[m] / base_import:.2f}" for m in HANDLERS)
     )
-    package = sum(p.stat().st_size for p in Path(__file__).resolve().parents[3].joinpath("functions").rglob("*.py"))
+    package = sum(p.stat().st_size for p in ROOT.joinpath("functions").rglob("*.py"))
     out(f"== deployment package: drwave code {package / 1024:.0f} KiB (plus boto3, aws-lambda-powertools, pydantic)")
 
     result = {

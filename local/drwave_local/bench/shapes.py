@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from drwave.models.plan import PlanDocument
-from drwave_local.environment import Environment
+from drwave_local.simulators.environment import Environment
 
 SEED = 20260105
 

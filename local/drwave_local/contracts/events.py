@@ -29,8 +29,8 @@ from drwave.models.events import (
     WaveStartRequested,
 )
 from drwave.models.execution import ExecutionStatus, ExecutionType, LaunchStatus, WaveStatus
+from drwave_local.paths import ROOT
 
-ROOT = Path(__file__).resolve().parents[2]
 SCHEMAS_DIR = ROOT / "schemas"
 EVENTS_DIR = ROOT / "events" / "drwave"
 TEMPLATE_PATH = ROOT / "infrastructure" / "template.yaml"

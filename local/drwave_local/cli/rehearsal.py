@@ -11,11 +11,11 @@ from pathlib import Path
 from typing import Any
 
 from drwave.models.execution import ExecutionType
-from drwave_local.environment import load_environment, load_plan_document
-from drwave_local.progress import ProgressPrinter
-from drwave_local.report import build_report, summary_table
-from drwave_local.router import Faults
-from drwave_local.runtime import LocalRuntime
+from drwave_local.cli.progress import ProgressPrinter
+from drwave_local.cli.report import build_report, summary_table
+from drwave_local.runtime.embedded import LocalRuntime
+from drwave_local.runtime.router import Faults
+from drwave_local.simulators.environment import load_environment, load_plan_document
 
 PER_SERVER_LINES_UP_TO = 60
 

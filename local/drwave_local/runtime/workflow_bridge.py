@@ -26,8 +26,8 @@ from botocore.exceptions import ClientError
 from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import state_task_service_events
 from moto.stepfunctions.parser.asl.eval.event.event_manager import EventManager
 
-from drwave_local.router import EventRouter
-from drwave_local.template import DRWAVE_BUS, Template
+from drwave_local.runtime.router import EventRouter
+from drwave_local.runtime.template import DRWAVE_BUS, Template
 
 STATE_MACHINE_TYPE = "AWS::Serverless::StateMachine"
 SETTLE_TIMEOUT_SECONDS = 30.0  # a guard against a wrapper that never settles (a bug), not a wait for progress

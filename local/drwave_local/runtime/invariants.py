@@ -7,7 +7,7 @@ from datetime import datetime
 from itertools import pairwise
 
 from drwave.models.execution import ChunkStatus, Execution
-from drwave_local.drs_simulator import DrsSimulator, SimulatedJob
+from drwave_local.simulators.drs import DrsSimulator, SimulatedJob
 
 
 def check_invariants(executions: list[Execution], drs: DrsSimulator) -> list[str]:

@@ -1,13 +1,17 @@
-"""The committed OpenAPI document of the REST API, regenerated from the routes (`python -m drwave_local.openapi`)."""
+"""The committed OpenAPI document of the REST API, regenerated from its routes.
+
+Run `python -m drwave_local.contracts.openapi`.
+"""
 
 from __future__ import annotations
 
 import argparse
 import json
 import sys
-from pathlib import Path
 
-OPENAPI_PATH = Path(__file__).resolve().parents[2] / "infrastructure" / "openapi.json"
+from drwave_local.paths import INFRASTRUCTURE
+
+OPENAPI_PATH = INFRASTRUCTURE / "openapi.json"
 
 
 def generated() -> str:
@@ -19,14 +23,14 @@ def generated() -> str:
 
 def main(argv: list[str] | None = None) -> int:
     """Write the document, or with --check exit 1 if the committed one is out of date."""
-    parser = argparse.ArgumentParser(prog="python -m drwave_local.openapi", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m drwave_local.contracts.openapi", description=__doc__)
     parser.add_argument("--check", action="store_true", help="fail if infrastructure/openapi.json is out of date")
     args = parser.parse_args(argv)
     document = generated()
     if args.check:
         current = OPENAPI_PATH.read_text(encoding="utf-8") if OPENAPI_PATH.exists() else ""
         if current != document:
-            print(f"{OPENAPI_PATH} is out of date: run `python -m drwave_local.openapi`", file=sys.stderr)
+            print(f"{OPENAPI_PATH} is out of date: run `python -m drwave_local.contracts.openapi`", file=sys.stderr)
             return 1
         print(f"{OPENAPI_PATH} is up to date")
         return 0

@@ -12,7 +12,7 @@ from moto.core.exceptions import JsonRESTError
 from moto.core.responses import ActionResult
 from moto.ssm.responses import SimpleSystemManagerResponse
 
-from drwave_local.clock import VirtualClock
+from drwave_local.runtime.clock import VirtualClock
 
 COMMAND_EVENT = "EC2 Command Status-change Notification"
 AUTOMATION_EVENT = "EC2 Automation Execution Status-change Notification"

@@ -16,8 +16,8 @@ from typing import Any
 from moto.events.models import EventPattern
 
 from drwave.models.base import iso_z
-from drwave_local.clock import VirtualClock
-from drwave_local.template import DRWAVE_BUS, Route, Template
+from drwave_local.runtime.clock import VirtualClock
+from drwave_local.runtime.template import DRWAVE_BUS, Route, Template
 
 Handler = Callable[..., Any]
 # Lambda retries a failed asynchronous invocation twice, about a minute and then two minutes later.

@@ -25,7 +25,7 @@ import botocore.session
 from botocore.awsrequest import AWSPreparedRequest, AWSResponse
 from botocore.model import NoShapeFoundError, ServiceModel
 
-from drwave_local.clock import VirtualClock
+from drwave_local.runtime.clock import VirtualClock
 
 if TYPE_CHECKING:
     from mypy_boto3_drs import DrsClient

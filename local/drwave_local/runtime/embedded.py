@@ -32,8 +32,8 @@ from drwave.adapters.ssm import SsmActionRunner
 from drwave.adapters.store import DynamoStore
 from drwave.adapters.workflow import WorkflowClient
 from drwave.core.capacity import DrsLimits
-from drwave.handlers.common import logger as handler_logger
-from drwave.handlers.deps import Dependencies
+from drwave.engine.loop import logger as handler_logger
+from drwave.engine.ports import Dependencies
 from drwave.models.events import (
     ExecutionCancelRequested,
     ExecutionPauseRequested,
@@ -43,14 +43,14 @@ from drwave.models.events import (
 )
 from drwave.models.execution import Execution, ExecutionType
 from drwave.models.plan import PlanDocument
-from drwave_local.clock import VirtualClock
-from drwave_local.drs_simulator import DrsSimulator, ServerTimeline, SimulatedSourceServer
-from drwave_local.environment import Environment, Timeline
-from drwave_local.moto_patches import fast_transactions
-from drwave_local.router import EventRouter, Faults, load_handler
-from drwave_local.ssm_simulator import ActionBehaviour, SsmSimulator
-from drwave_local.template import DEFAULT_TEMPLATE, Route, StreamRoute, load_template
-from drwave_local.workflow_bridge import WorkflowBridge, state_machine_definition
+from drwave_local.runtime.clock import VirtualClock
+from drwave_local.runtime.moto_patches import fast_transactions
+from drwave_local.runtime.router import EventRouter, Faults, load_handler
+from drwave_local.runtime.template import DEFAULT_TEMPLATE, Route, StreamRoute, load_template
+from drwave_local.runtime.workflow_bridge import WorkflowBridge, state_machine_definition
+from drwave_local.simulators.drs import DrsSimulator, ServerTimeline, SimulatedSourceServer
+from drwave_local.simulators.environment import Environment, Timeline
+from drwave_local.simulators.ssm import ActionBehaviour, SsmSimulator
 
 TABLE_NAME = "drwave-local-state"
 WORKFLOW_FUNCTION = "SyncWorkflowFunction"  # mirrors executions into the Step Functions wrapper

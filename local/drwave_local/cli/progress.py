@@ -6,7 +6,7 @@ from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
 
-from drwave_local.report import duration_text
+from drwave_local.cli.report import duration_text
 
 ICONS = {"COMPLETED": "✔", "COMPLETED_WITH_WARNINGS": "⚠", "FAILED": "✘", "SKIPPED": "↷", "CANCELLED": "■"}
 

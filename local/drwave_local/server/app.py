@@ -33,11 +33,12 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from drwave.models.execution import LaunchStatus, WaveStatus
-from drwave_local.client import INVOKE_PREFIX, ROLE_HEADER, USER_HEADER
-from drwave_local.environment import InputFileError, load_environment, load_plan_document
+from drwave_local.cli.client import INVOKE_PREFIX, ROLE_HEADER, USER_HEADER
+from drwave_local.paths import EXAMPLES
+from drwave_local.simulators.environment import InputFileError, load_environment, load_plan_document
 
 if TYPE_CHECKING:  # imported when the stack starts: the CLI imports this module for its options only
-    from drwave_local.runtime import LocalRuntime
+    from drwave_local.runtime.embedded import LocalRuntime
 
 # Direct-invocation functions: local name -> (template function, handler in drwave.handlers.invoke).
 FUNCTIONS = {
@@ -46,7 +47,6 @@ FUNCTIONS = {
     "data-management": ("DataManagementFunction", "data_management"),
 }
 Response = tuple[int, dict[str, str], bytes]
-EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
 
 @dataclass
@@ -119,7 +119,7 @@ class LocalStack:
         self._seen: dict[str, tuple[str, dict[str, str]]] = {}
         self.environment = load_environment(options.environment)
         self.document = load_plan_document(options.plan) if options.plan else None
-        from drwave_local.runtime import LocalRuntime  # noqa: PLC0415 - moto loads only when the stack starts
+        from drwave_local.runtime.embedded import LocalRuntime  # noqa: PLC0415 - moto loads only when the stack starts
 
         self.runtime: LocalRuntime = LocalRuntime(self.environment, log_path=options.log_path)
         self.server: _Server | None = None
@@ -222,7 +222,7 @@ class LocalStack:
             },
         }
         from drwave.handlers import api  # noqa: PLC0415 - loaded with the runtime
-        from drwave_local.runtime import _LambdaContext  # noqa: PLC0415
+        from drwave_local.runtime.embedded import _LambdaContext  # noqa: PLC0415
 
         with self.lock:
             result = api.handler(event, _LambdaContext("ApiFunction", request_id), deps=self.runtime.deps)
@@ -243,7 +243,7 @@ class LocalStack:
         except ValueError as err:
             return _error(400, "INVALID_PARAMETER", f"the payload is not valid JSON: {err}")
         from drwave.handlers import invoke  # noqa: PLC0415 - loaded with the runtime
-        from drwave_local.runtime import _LambdaContext  # noqa: PLC0415
+        from drwave_local.runtime.embedded import _LambdaContext  # noqa: PLC0415
 
         name, attribute = FUNCTIONS[function]
         entry = getattr(invoke, attribute)

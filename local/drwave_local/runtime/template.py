@@ -10,7 +10,9 @@ from typing import Any
 
 import yaml
 
-DEFAULT_TEMPLATE = Path(__file__).resolve().parents[2] / "infrastructure" / "template.yaml"
+from drwave_local.paths import INFRASTRUCTURE
+
+DEFAULT_TEMPLATE = INFRASTRUCTURE / "template.yaml"
 DEFAULT_BUS = "default"
 DRWAVE_BUS = "drwave"
 

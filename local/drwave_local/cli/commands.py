@@ -20,8 +20,16 @@ from typing import Any
 import yaml
 
 from drwave.control.invoke import owner_of
-from drwave_local.client import CLIENT_ERROR_CODES, ApiClient, ApiError, FileError, Unreachable, default_url, load_file
-from drwave_local.report import duration_text
+from drwave_local.cli.client import (
+    CLIENT_ERROR_CODES,
+    ApiClient,
+    ApiError,
+    FileError,
+    Unreachable,
+    default_url,
+    load_file,
+)
+from drwave_local.cli.report import duration_text
 
 CLIENT_COMMANDS = frozenset({"groups", "plans", "preflight", "servers", "executions", "invoke"})
 OK_STATUSES = frozenset({"COMPLETED", "COMPLETED_WITH_WARNINGS"})

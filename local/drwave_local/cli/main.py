@@ -9,14 +9,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from drwave.models.execution import ExecutionStatus, ExecutionType
-from drwave_local import contracts, serve
-from drwave_local.commands import CLIENT_COMMANDS, add_client_commands, run_client_command
-from drwave_local.environment import InputFileError
+from drwave_local.cli.commands import CLIENT_COMMANDS, add_client_commands, run_client_command
+from drwave_local.contracts import events as contracts
+from drwave_local.paths import EXAMPLES
+from drwave_local.server import app as serve
+from drwave_local.simulators.environment import InputFileError
 
 if TYPE_CHECKING:  # the runtime (moto) loads only for the commands that run it: client commands stay quick
-    from drwave_local.router import Faults
+    from drwave_local.runtime.router import Faults
 
-EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 FAULT_KEYS = {
     "duplicate": "duplicate",
     "drop": "drop",
@@ -34,7 +35,7 @@ class UsageError(Exception):
 
 def parse_faults(text: str | None) -> tuple[Faults, float]:
     """`duplicate=0.2,drop=0.1,delay=30,crash=0.05,lose-launch-results=0.3,seed=1` -> (Faults, loss rate)."""
-    from drwave_local.router import Faults  # noqa: PLC0415 - see TYPE_CHECKING above
+    from drwave_local.runtime.router import Faults  # noqa: PLC0415 - see TYPE_CHECKING above
 
     faults, lose = Faults(), 0.0
     for part in filter(None, (text or "").split(",")):
@@ -105,8 +106,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         from drwave_local.bench.run import main as bench  # noqa: PLC0415 - only this command needs it
 
         return bench(quick=args.quick, output=args.output)
-    from drwave_local.rehearsal import RehearsalOptions, rehearse  # noqa: PLC0415 - see TYPE_CHECKING above
-    from drwave_local.runtime import RuntimeStalled  # noqa: PLC0415
+    from drwave_local.cli.rehearsal import RehearsalOptions, rehearse  # noqa: PLC0415 - see TYPE_CHECKING above
+    from drwave_local.runtime.embedded import RuntimeStalled  # noqa: PLC0415
 
     try:
         if args.command == "demo":

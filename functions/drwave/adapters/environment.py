@@ -1,0 +1,72 @@
+"""The real AWS adapters, built once from the Lambda environment (the only place that creates boto3 clients)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from drwave.adapters.drs import DrsGateway
+from drwave.adapters.launch_settings import Ec2LaunchTemplates
+from drwave.adapters.notifier import SnsNotifier
+from drwave.adapters.publisher import EventPublisher
+from drwave.adapters.sessions import AccountSessions, Credentials
+from drwave.adapters.ssm import SsmActionRunner
+from drwave.adapters.store import DynamoStore
+from drwave.adapters.workflow import WorkflowClient
+
+
+@dataclass(frozen=True)
+class EnvironmentAdapters:
+    """Every adapter a function may be given, with cross-account clients built per (account, region)."""
+
+    store: DynamoStore
+    publisher: EventPublisher
+    drs_for: Callable[[str, str], DrsGateway]
+    ssm_for: Callable[[str, str], SsmActionRunner]
+    ec2_for: Callable[[str, str], Ec2LaunchTemplates]
+    notifier: SnsNotifier | None
+    workflow: WorkflowClient | None
+
+
+def adapters_from_environment() -> EnvironmentAdapters:
+    """Boto3 clients for the stack's table, bus, topic and state machine, and assumed-role clients per account."""
+    import boto3  # noqa: PLC0415 - kept out of module import for cold start
+    from botocore.config import Config  # noqa: PLC0415
+
+    session = boto3.Session()
+    # Throttling is retried by the gateway's own backoff; botocore keeps its default for other errors.
+    drs_config = Config(retries={"mode": "standard", "max_attempts": 1})
+    store = DynamoStore(session.client("dynamodb"), os.environ["STATE_TABLE"])
+
+    def make_client(service: str, region: str, credentials: Credentials | None, config: Any) -> Any:
+        if credentials is None:
+            return session.client(service, region_name=region, config=config)  # type: ignore[call-overload]
+        return boto3.Session(
+            aws_access_key_id=credentials.access_key_id,
+            aws_secret_access_key=credentials.secret_access_key,
+            aws_session_token=credentials.session_token,
+        ).client(service, region_name=region, config=config)  # type: ignore[call-overload]
+
+    sessions = AccountSessions(
+        session.client("sts"),
+        home_account_id=os.environ["ACCOUNT_ID"],
+        lookup=store.get_target_account,
+        default_role_name=os.environ.get("CROSS_ACCOUNT_ROLE_NAME") or "drwave-drs-execution",
+        make_client=make_client,
+        now=lambda: datetime.now(UTC),
+        partition=session.get_partition_for_region(session.region_name or "us-east-1"),
+    )
+    topic = os.environ.get("NOTIFICATION_TOPIC_ARN")
+    state_machine = os.environ.get("STATE_MACHINE_ARN")
+    return EnvironmentAdapters(
+        store=store,
+        publisher=EventPublisher(session.client("events"), os.environ["EVENT_BUS_NAME"]),
+        drs_for=lambda account, region: DrsGateway(sessions.client("drs", account, region, drs_config)),
+        ssm_for=lambda account, region: SsmActionRunner(sessions.client("ssm", account, region)),
+        ec2_for=lambda account, region: Ec2LaunchTemplates(sessions.client("ec2", account, region)),
+        notifier=SnsNotifier(session.client("sns"), topic) if topic else None,
+        workflow=WorkflowClient(session.client("stepfunctions"), state_machine) if state_machine else None,
+    )

@@ -1,0 +1,1 @@
+"""The operator surface: the `drwave` entry point, its commands, the API client, progress, reports, rehearsals."""

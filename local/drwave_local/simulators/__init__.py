@@ -1,0 +1,1 @@
+"""The simulated AWS that moto lacks: DRS and SSM command simulators, and the environment file that configures them."""
