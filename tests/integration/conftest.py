@@ -93,8 +93,17 @@ class RecordingBus:
         self.events.append(event)
 
     def of(self, detail_type: str) -> list[dict[str, Any]]:
-        """Details of the recorded events of one detail-type, oldest first."""
-        return [e["detail"] for e in self.events if e["detail-type"] == detail_type]
+        """Details of the recorded events of one detail-type, oldest first, without their outbox event id
+        (it depends on the saved version; `event_ids` and the outbox tests check it)."""
+        return [
+            {k: v for k, v in e["detail"].items() if k != "eventId"}
+            for e in self.events
+            if e["detail-type"] == detail_type
+        ]
+
+    def event_ids(self, detail_type: str) -> list[str | None]:
+        """The outbox event ids of one detail-type's recorded events, oldest first."""
+        return [e["detail"].get("eventId") for e in self.events if e["detail-type"] == detail_type]
 
     def raw(self, detail_type: str) -> list[dict[str, Any]]:
         """Whole envelopes of one detail-type, oldest first."""

@@ -26,7 +26,13 @@ def test_tick_reports_a_finished_job_once_per_change_from_one_describe_jobs(harn
     # WHEN the poll tick runs
     outcome = h.tick()
     # THEN one DescribeJobs found the change and "DRS Job State Change" carries DRS's view of the job
-    assert outcome == {"activeExecutions": 1, "jobChanges": 1, "actionsRepaired": 0}
+    assert outcome == {
+        "activeExecutions": 1,
+        "jobChanges": 1,
+        "actionsRepaired": 0,
+        "eventsResent": 0,
+        "executionsFailed": 0,
+    }
     assert dict(h.drs_calls) == {"DescribeJobs": 1}
     (change,) = h.bus.of("DRS Job State Change")
     truth = {r.source_server_id: r.instance_id for r in h.rt.drs.jobs[job_id].runs}
@@ -79,7 +85,13 @@ def test_jobs_of_several_executions_are_polled_in_one_describe_jobs(harness, one
     # WHEN the tick runs
     outcome = h.tick()
     # THEN both jobs were read with a single call and each execution got its own change
-    assert outcome == {"activeExecutions": 2, "jobChanges": 2, "actionsRepaired": 0}
+    assert outcome == {
+        "activeExecutions": 2,
+        "jobChanges": 2,
+        "actionsRepaired": 0,
+        "eventsResent": 0,
+        "executionsFailed": 0,
+    }
     assert dict(h.drs_calls) == {"DescribeJobs": 1}
     assert sorted(c["executionId"] for c in h.bus.of("DRS Job State Change")) == ["exe-0001", "exe-0002"]
 
@@ -87,7 +99,13 @@ def test_jobs_of_several_executions_are_polled_in_one_describe_jobs(harness, one
 def test_tick_with_no_active_execution_does_nothing(harness, one_wave, sid):
     # GIVEN no execution WHEN the tick runs THEN it reports zero and makes no DRS call
     h = harness(one_wave([sid(1)]))
-    assert h.tick() == {"activeExecutions": 0, "jobChanges": 0, "actionsRepaired": 0}
+    assert h.tick() == {
+        "activeExecutions": 0,
+        "jobChanges": 0,
+        "actionsRepaired": 0,
+        "eventsResent": 0,
+        "executionsFailed": 0,
+    }
     assert sum(h.drs_calls.values()) == 0
     assert h.bus.events == []
 
@@ -166,4 +184,10 @@ def test_tick_does_not_depend_on_the_scheduled_events_content(harness, one_wave,
     # WHEN the tick is invoked with a bare event, as a manual invocation would do
     outcome = h.invoke("reconcile", {})
     # THEN it polls and reports exactly as a scheduled tick does
-    assert outcome == {"activeExecutions": 1, "jobChanges": 1, "actionsRepaired": 0}
+    assert outcome == {
+        "activeExecutions": 1,
+        "jobChanges": 1,
+        "actionsRepaired": 0,
+        "eventsResent": 0,
+        "executionsFailed": 0,
+    }

@@ -40,7 +40,7 @@ def roots(names: set[str]) -> set[str]:
 
 
 def layer_of(relative: str) -> str | None:
-    first = relative.split("/")[0]
+    first = relative.split("/", maxsplit=1)[0]
     return first if first in LAYERS else None
 
 

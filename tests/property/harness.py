@@ -227,6 +227,7 @@ class Outcome:
     stalled: list[str]  # still active when the virtual-time budget ran out
     idle: list[str]  # still active although nothing was scheduled any more (no poll tick)
     faults: list[str]
+    published_ids: set[str] = field(default_factory=set)  # outbox event ids seen on the bus
 
 
 class FaultInjector:
@@ -342,6 +343,8 @@ def run_schedule(schedule: Schedule, never_drop: frozenset[str] = frozenset()) -
         for plan in schedule.plans:
             rt.install(plan_document(schedule, plan))
         injector = FaultInjector(rt, f)
+        published: set[str] = set()
+        rt.router.observers.append(lambda _bus, event: published.add((event.get("detail") or {}).get("eventId", "")))
         operator = Operator(rt, schedule)
         operator.start()
         stalled: list[str] = []
@@ -355,7 +358,7 @@ def run_schedule(schedule: Schedule, never_drop: frozenset[str] = frozenset()) -
         for plan in schedule.plans:
             with suppress(KeyError):
                 executions[plan.id] = rt.execution(execution_id(plan))
-        yield Outcome(rt, schedule, executions, operator.log, stalled, idle, injector.log)
+        yield Outcome(rt, schedule, executions, operator.log, stalled, idle, injector.log, published - {""})
 
 
 # --- the oracle --------------------------------------------------------------------------------------------
@@ -420,7 +423,44 @@ def violations(outcome: Outcome) -> list[str]:
             problems += _actions(execution, rt)
             problems += _launches(execution, rt)
             problems += _read_model(execution, rt)
+            problems += _outbox(execution, rt, outcome.published_ids)
     return problems
+
+
+def _outbox(execution: Execution, rt: LocalRuntime, published: set[str]) -> list[str]:
+    """Every event of every saved decision reached the bus (crashes and refused PutEvents included), and every
+    gate the execution opened was announced."""
+    exe, problems = execution.execution_id, []
+    records = rt.deps.store.decision_records(exe)
+    problems += [f"{exe}: decision v{r['version']} still has unpublished events" for r in records if r["pending"]]
+    saved = {json.loads(e["detail"]).get("eventId") for r in records for e in r["events"]}
+    problems += [f"{exe}: saved event {i} was never published" for i in sorted(saved - published)]
+    gates = sum(e.event == "GATE_WAITING" for e in execution.timeline)
+    announced = {
+        json.loads(e["detail"]).get("eventId")
+        for r in records
+        for e in r["events"]
+        if e["detailType"] == "Wave Gate Waiting"
+    }
+    if len(announced & published) < gates:
+        problems.append(f"{exe}: {gates} gate(s) opened but {len(announced & published)} announced")
+    return problems
+
+
+def outcome_of(execution: Execution) -> dict[str, Any]:
+    """What a run decided, without its timing: statuses of the execution, its waves, servers and actions."""
+    return {
+        "status": execution.status,
+        "waves": {
+            w.wave_id: (
+                w.status,
+                sorted((s.source_server_id, s.launch_status) for s in w.servers.values()),
+                sorted((name, run.status) for name, run in w.pre_actions.items()),
+                sorted((name, run.status) for name, run in w.post_actions.items()),
+            )
+            for w in execution.waves.values()
+        },
+    }
 
 
 def _read_model(execution: Execution, rt: LocalRuntime) -> list[str]:

@@ -465,3 +465,20 @@ def shared_server_schedules(draw: st.DrawFn) -> Schedule:
         draw(operators(latest_start=2 * MINUTE)),
     )
     return Schedule(fleet, (first, second), ops, draw(fault_mixes()))
+
+
+@st.composite
+def timing_free_schedules(draw: st.DrawFn, max_waves: int = 5) -> Schedule:
+    """One plan whose fault-free outcome has no timing-dependent branch (no gates, actions, pauses, cancels or
+    DRS refusal bursts), under heavy faults that always include crashes after a save and refused PutEvents."""
+    plan = draw(plans(max_waves=max_waves, extras=False))
+    numbers = sorted({n for w in plan.waves for n in w.servers})
+    fleet = draw(servers(1, len(numbers)))
+    mix = draw(fault_mixes())
+    mix = replace(
+        mix,
+        crash_after_save=draw(st.sampled_from((0.1, 0.2, 0.3))),
+        publish_failure=draw(st.sampled_from((0.1, 0.2, 0.3))),
+        bursts=(),
+    )
+    return Schedule(fleet, (plan,), (Operator(),), mix)

@@ -23,8 +23,10 @@ The default run draws 180 + 45 schedules (about 3.5 minutes on 2 cores); `-m slo
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
-from harness import run_schedule, story, violations
+from harness import outcome_of, run_schedule, story, violations
 from hypothesis import HealthCheck, example, given, note, settings
 from strategies import (
     SSM_RESULTS,
@@ -42,6 +44,7 @@ from strategies import (
     Wave,
     shared_server_schedules,
     single_plan_schedules,
+    timing_free_schedules,
 )
 
 from drwave.models.execution import ActionStatus, ExecutionStatus, WaveStatus
@@ -58,6 +61,20 @@ def check(schedule: Schedule) -> None:
         if problems:
             note(story(outcome))
         assert not problems, "\n".join(problems)
+
+
+def check_same_outcome(schedule: Schedule) -> None:
+    """Run the schedule without faults, then with them: the invariants hold and the outcome is the same."""
+    note(f"schedule:\n{schedule.describe()}")
+    with run_schedule(replace(schedule, faults=FaultMix(seed=schedule.faults.seed))) as clean:
+        expected = {plan: outcome_of(e) for plan, e in clean.executions.items()}
+    with run_schedule(schedule) as faulty:
+        problems = violations(faulty)
+        actual = {plan: outcome_of(e) for plan, e in faulty.executions.items()}
+        if problems or actual != expected:
+            note(story(faulty))
+    assert not problems, "\n".join(problems)
+    assert actual == expected
 
 
 # Hand-picked schedules that always run first: a job started but not recorded (adopted after the lease lapses)
@@ -207,3 +224,37 @@ def test_an_execution_requested_just_before_a_tick_still_gets_the_poll_tick() ->
         #  at 120 s, the tick at 09:02:00 finished plan a, then b's start crashed before publishing its
         #  "Wave Start Requested" events and nothing ever repaired it)
         assert outcome.executions["p"].status is ExecutionStatus.COMPLETED, story(outcome)
+
+
+# The example plan's shape under every fault at once: crashes after saves and refused PutEvents on top of
+# duplicated, delayed and dropped deliveries and lost launch results.
+HEAVY_FAULTS = Schedule(
+    servers=(Server(1), Server(2), Server(3, fail_at="LAUNCH"), Server(4), Server(5)),
+    plans=(
+        Plan(
+            waves=(
+                Wave("w1", (1,)),
+                Wave("w2", (2, 3), after=("w1",), optional=(3,)),
+                Wave("w3", (4,), after=("w1",)),
+                Wave("w4", (5,), after=("w2", "w3")),
+            )
+        ),
+    ),
+    faults=FaultMix(
+        duplicate=0.3, drop=0.2, max_delay=20, crash_after_save=0.3, publish_failure=0.3, lose_launch_results=0.5
+    ),
+)
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=SLOW_OK)
+@example(schedule=HEAVY_FAULTS)
+@given(schedule=timing_free_schedules())
+def test_crashes_after_saves_and_refused_publishes_do_not_change_the_outcome(schedule: Schedule) -> None:
+    check_same_outcome(schedule)
+
+
+@pytest.mark.slow
+@settings(max_examples=400, deadline=None, suppress_health_check=SLOW_OK)
+@given(schedule=timing_free_schedules())
+def test_slow_crashes_after_saves_and_refused_publishes_do_not_change_the_outcome(schedule: Schedule) -> None:
+    check_same_outcome(schedule)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from drwave.models.events import EVENT_SOURCE, EventDetail
+from drwave.models.events import EVENT_SOURCE, EventDetail, wire_entries
 
 MAX_ENTRIES_PER_CALL = 10  # PutEvents limit
 
@@ -23,14 +23,13 @@ class EventPublisher:
 
     def publish(self, details: Sequence[EventDetail]) -> None:
         """Publish all details in order; raise PublishError if any entry failed."""
+        self.publish_entries(wire_entries(details))
+
+    def publish_entries(self, outbox: Sequence[dict[str, str]]) -> None:
+        """Publish stored events (detail-type and detail JSON, as the outbox keeps them) in order."""
         entries = [
-            {
-                "Source": EVENT_SOURCE,
-                "DetailType": d.DETAIL_TYPE,
-                "Detail": d.model_dump_json(by_alias=True, exclude_none=True),
-                "EventBusName": self._bus,
-            }
-            for d in details
+            {"Source": EVENT_SOURCE, "DetailType": e["detailType"], "Detail": e["detail"], "EventBusName": self._bus}
+            for e in outbox
         ]
         for start in range(0, len(entries), MAX_ENTRIES_PER_CALL):
             batch = entries[start : start + MAX_ENTRIES_PER_CALL]

@@ -5,7 +5,9 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -14,13 +16,19 @@ from drwave.core.projection import ViewRow, view_pk
 from drwave.models.accounts import TargetAccount
 from drwave.models.base import iso_z
 from drwave.models.capacity import CapacityLedger
-from drwave.models.execution import Execution
+from drwave.models.events import EventDetail, wire_entries
+from drwave.models.execution import Execution, TimelineEntry
 from drwave.models.plan import ProtectionGroup, RecoveryPlan
 
 ACTIVE_INDEX = "active-index"
 KIND_INDEX = "kind-index"  # lists groups, plans (by id) and executions (by creation time) without a scan
 SNAPSHOT_FIELDS = {"plan", "protection_groups"}
+HEADER_EXCLUDES = {"version", "waves", "timeline", *SNAPSHOT_FIELDS}  # stored in their own items
 ACTIVE_SHARD = "ACTIVE"
+# Decision records whose events are not yet known to be published sit under this key of the sparse active-index,
+# so the tick finds every pending one with one Query, whatever the state of their execution.
+OUTBOX_SHARD = "OUTBOX"
+LOG_PREFIX = "LOG#"
 TARGETS_PK = "TARGETS"
 
 
@@ -40,6 +48,16 @@ class ExecutionSummary:
     started_by: str = ""  # only when read from the execution itself (the listing index does not project it)
 
 
+@dataclass(frozen=True)
+class OutboxBatch:
+    """The events one saved decision still has to publish, as PutEvents entries (detail-type, detail JSON)."""
+
+    execution_id: str
+    version: int
+    created_at: str
+    entries: list[dict[str, str]]
+
+
 class ConcurrentUpdate(Exception):
     """Another writer saved first: reload, decide again, retry."""
 
@@ -54,6 +72,10 @@ def _key(pk: str, sk: str) -> dict[str, Any]:
 
 def _exec_key(execution_id: str) -> dict[str, Any]:
     return _key(f"EXEC#{execution_id}", "STATE")
+
+
+def _log_key(execution_id: str, version: int) -> dict[str, Any]:
+    return _key(f"{LOG_PREFIX}{execution_id}", f"{version:010d}")
 
 
 def _ledger_key(account_id: str, region: str) -> dict[str, Any]:
@@ -179,10 +201,11 @@ class DynamoStore:
 
     # --- executions ----------------------------------------------------------------------------------
 
-    # Layout: a small header item (status, version, plan snapshot, timeline) plus one item per wave,
-    # so a launch result rewrites one wave (kilobytes) instead of the whole execution, and no item
-    # nears DynamoDB's 400 KB limit however many servers a plan has. The header's version guards all.
-    # The plan and group snapshot never changes after creation, so it lives in its own item, written once.
+    # Layout: a small header item (status, version) plus one item per wave, so a launch result rewrites one wave
+    # instead of the whole execution. The plan and group snapshot never changes after creation: its own item, written
+    # once. The audit trail and the outbox live in another partition (LOG#<id>), one decision record per saved
+    # version, written in the same transaction as the state: the timeline never grows an item the engine reads,
+    # and a decision's events are stored with the state that caused them (published after, drained by the tick).
 
     def create_execution(self, execution: Execution) -> bool:
         """Insert a new execution; False if one with this id already exists (a duplicate request)."""
@@ -198,6 +221,8 @@ class DynamoStore:
             {"Put": self._doc_put(execution.execution_id, "SNAPSHOT", snapshot)},
             *({"Put": self._doc_put(execution.execution_id, f"WAVE#{w}", doc)} for w, doc in waves.items()),
         ]
+        if execution.timeline:
+            items.append({"Put": self._log_put(execution, execution.version, (), iso_z(execution.created_at))})
         try:
             self._db.transact_write_items(TransactItems=items)
         except ClientError as err:
@@ -205,10 +230,11 @@ class DynamoStore:
                 return False
             raise StoreError(str(err)) from err
         self._seen[execution.execution_id] = (execution.version, waves)
+        execution.mark_timeline_saved()
         return True
 
-    def load_execution(self, execution_id: str) -> Execution | None:
-        """The latest saved execution (strongly consistent), or None."""
+    def load_execution(self, execution_id: str, *, timeline: bool = False) -> Execution | None:
+        """The latest saved execution (strongly consistent), or None; its audit trail only when asked for."""
         header: dict[str, Any] | None = None
         snapshot: dict[str, Any] = {}
         waves: dict[str, str] = {}
@@ -236,11 +262,41 @@ class DynamoStore:
         doc["waves"] = {wave_id: json.loads(text) for wave_id, text in waves.items()}
         execution = Execution.model_validate(doc)
         execution.version = version
+        if timeline:
+            execution.timeline = self.load_timeline(execution_id)
+        execution.mark_timeline_saved()
         self._seen[execution_id] = (version, waves)
         return execution
 
-    def save_execution(self, execution: Execution, ledger: CapacityLedger | None = None) -> None:
-        """Save if nobody saved since we loaded (and the ledger too, atomically); bump the versions."""
+    def decision_records(self, execution_id: str) -> list[dict[str, Any]]:
+        """Every saved decision of an execution, oldest first: version, timeline entries, events, still pending."""
+        return [
+            {
+                "version": int(item["sk"]["S"]),
+                "createdAt": item["createdAt"]["S"],
+                "entries": json.loads(item["entries"]["S"]),
+                "events": json.loads(item["outbox"]["S"]) if "outbox" in item else [],
+                "pending": "activeShard" in item,
+            }
+            for item in self._query(f"{LOG_PREFIX}{execution_id}", "")
+        ]
+
+    def load_timeline(self, execution_id: str) -> list[TimelineEntry]:
+        """The whole audit trail of an execution, oldest first (one decision record per saved version)."""
+        entries: list[TimelineEntry] = []
+        for item in self._query(f"{LOG_PREFIX}{execution_id}", ""):
+            entries.extend(TimelineEntry.model_validate(e) for e in json.loads(item["entries"]["S"]))
+        return entries
+
+    def save_execution(
+        self,
+        execution: Execution,
+        ledger: CapacityLedger | None = None,
+        events: Sequence[EventDetail] = (),
+        now: datetime | None = None,
+    ) -> None:
+        """Save if nobody saved since we loaded, atomically with the ledger, the new timeline entries and the events
+        to publish (the outbox); bump the versions."""
         new_version = execution.version + 1
         header = {
             "TableName": self._table,
@@ -258,6 +314,9 @@ class DynamoStore:
         ]
         if ledger is not None:
             items.append({"Put": self._ledger_put(ledger)})
+        if events or execution.unsaved_timeline():
+            created = iso_z(now or execution.created_at)
+            items.append({"Put": self._log_put(execution, new_version, events, created)})
         try:
             if len(items) == 1:
                 self._db.put_item(**header)
@@ -268,9 +327,48 @@ class DynamoStore:
                 raise ConcurrentUpdate(execution.execution_id) from err
             raise StoreError(str(err)) from err
         execution.version = new_version
+        execution.mark_timeline_saved()
         self._seen[execution.execution_id] = (new_version, waves)
         if ledger is not None:
             ledger.version += 1
+
+    # --- outbox: events saved with the decision that caused them ----------------------------------------------
+
+    def pending_outbox(self) -> list[tuple[str, int]]:
+        """(execution id, version) of every decision record whose events are not yet known to be published."""
+        pending: list[tuple[str, int]] = []
+        try:
+            for page in self._db.get_paginator("query").paginate(
+                TableName=self._table,
+                IndexName=ACTIVE_INDEX,
+                KeyConditionExpression="activeShard = :o",
+                ExpressionAttributeValues={":o": {"S": OUTBOX_SHARD}},
+            ):
+                pending.extend((i["pk"]["S"].removeprefix(LOG_PREFIX), int(i["sk"]["S"])) for i in page["Items"])
+        except ClientError as err:
+            raise StoreError(str(err)) from err
+        return sorted(pending)
+
+    def load_outbox(self, execution_id: str, version: int) -> OutboxBatch | None:
+        """A decision record's pending events, or None when they were published meanwhile."""
+        item = self._get_item(_log_key(execution_id, version))
+        if item is None or "outbox" not in item or "activeShard" not in item:
+            return None
+        return OutboxBatch(execution_id, version, item["createdAt"]["S"], json.loads(item["outbox"]["S"]))
+
+    def mark_published(self, execution_id: str, version: int) -> None:
+        """The decision's events reached the bus: the record leaves the pending index (its events stay, for audit)."""
+        try:
+            self._db.update_item(
+                TableName=self._table,
+                Key=_log_key(execution_id, version),
+                UpdateExpression="REMOVE activeShard",
+                ConditionExpression="attribute_exists(pk)",
+            )
+        except ClientError as err:
+            if _is_condition_failure(err):
+                return
+            raise StoreError(str(err)) from err
 
     def active_execution_ids(self) -> list[str]:
         """Ids of every execution not yet terminal (sparse index: terminal items leave it)."""
@@ -398,13 +496,31 @@ class DynamoStore:
             "ExpressionAttributeValues": {":v": {"N": str(ledger.version)}},
         }
 
+    def _log_put(
+        self, execution: Execution, version: int, events: Sequence[EventDetail], created_at: str
+    ) -> dict[str, Any]:
+        entries = [e.to_wire() for e in execution.unsaved_timeline()]
+        item = {
+            **_log_key(execution.execution_id, version),
+            "entries": {"S": json.dumps(entries)},
+            "createdAt": {"S": created_at},
+        }
+        if events:
+            item["outbox"] = {"S": json.dumps(wire_entries(events))}
+            item["activeShard"] = {"S": OUTBOX_SHARD}
+        return {"TableName": self._table, "Item": item, "ConditionExpression": "attribute_not_exists(pk)"}
+
     def _doc_put(self, execution_id: str, sk: str, doc: str) -> dict[str, Any]:
         return {"TableName": self._table, "Item": {**_key(f"EXEC#{execution_id}", sk), "doc": {"S": doc}}}
 
     def _header_item(self, execution: Execution, version: int) -> dict[str, Any]:
         item = {
             **_exec_key(execution.execution_id),
-            "doc": {"S": execution.model_dump_json(by_alias=True, exclude={"version", "waves", *SNAPSHOT_FIELDS})},
+            "doc": {
+                "S": execution.model_dump_json(
+                    by_alias=True, exclude={"version", "waves", "timeline", *SNAPSHOT_FIELDS}
+                )
+            },
             "version": {"N": str(version)},
             "status": {"S": str(execution.status)},
             "planId": {"S": execution.plan.id},

@@ -345,7 +345,7 @@ class ControlPlane:
     def timeline(self, caller: Caller, execution_id: str) -> dict[str, Any]:
         """An execution's audit timeline."""
         caller.require(Permission.READ)
-        execution = self._execution(execution_id)
+        execution = self._execution(execution_id, timeline=True)
         return {"executionId": execution_id, "timeline": [e.to_wire() for e in execution.timeline]}
 
     def wave_status(self, caller: Caller, execution_id: str, wave_id: str) -> dict[str, Any]:
@@ -571,9 +571,9 @@ class ControlPlane:
             raise NotFound(f"planId: no recovery plan {plan_id!r}")
         return plan
 
-    def _execution(self, execution_id: str) -> Execution:
+    def _execution(self, execution_id: str, *, timeline: bool = False) -> Execution:
         with translate_failures():
-            execution = self.deps.store.load_execution(execution_id)
+            execution = self.deps.store.load_execution(execution_id, timeline=timeline)
         if execution is None:
             raise NotFound(f"executionId: no execution {execution_id!r}")
         return execution

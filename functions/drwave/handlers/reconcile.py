@@ -12,8 +12,9 @@ from typing import Any
 from drwave.adapters.sessions import AccountAccessError
 from drwave.core import messages as m
 from drwave.core.actions import actions_to_poll, ssm_status
+from drwave.core.decide import Decision
 from drwave.core.observe import failure_reasons, job_changed, jobs_to_poll, newly_failed, observation, state_change
-from drwave.engine.loop import apply, logger
+from drwave.engine.loop import apply, drain_outbox, logger
 from drwave.engine.ports import Dependencies, default_dependencies
 from drwave.models.events import DrsJobStateChange
 from drwave.models.execution import ActionStatus, Execution
@@ -23,23 +24,41 @@ from drwave.models.execution import ActionStatus, Execution
 def handler(event: dict[str, Any], context: Any, deps: Dependencies | None = None) -> dict[str, int]:
     """Entry point for the poll-tick schedule; returns counts for observability."""
     deps = deps or default_dependencies()
+    resent = drain_outbox(deps)
     executions: list[Execution] = []
-    repaired = 0
+    repaired = failed = 0
     for execution_id in deps.store.active_execution_ids():
-        loaded = deps.store.load_execution(execution_id)
-        if loaded is None:
+        try:
+            decision, results = _tick_one(deps, execution_id)
+        except Exception:  # one execution that cannot be loaded or saved must not stop the tick for the others
+            logger.exception("tick failed for one execution", execution_id=execution_id)
+            failed += 1
             continue
-        # SSM is asked before the tick's timeouts, so a run that ended while its status change was lost is
-        # recorded as it ended rather than timed out.
-        results = _overdue_action_results(deps, loaded)
-        repaired += len(results)
-        decision = apply(deps, execution_id, [*results, m.Tick()], loaded=loaded)
+        repaired += results
         if decision is not None and not decision.execution.status.terminal:
             executions.append(decision.execution)
     changes = _poll_jobs(deps, executions)
     deps.publisher.publish(changes)
-    logger.info("tick", active_executions=len(executions), job_changes=len(changes), actions_repaired=repaired)
-    return {"activeExecutions": len(executions), "jobChanges": len(changes), "actionsRepaired": repaired}
+    counts = {
+        "activeExecutions": len(executions),
+        "jobChanges": len(changes),
+        "actionsRepaired": repaired,
+        "eventsResent": resent,
+        "executionsFailed": failed,
+    }
+    logger.info("tick", extra=counts)
+    return counts
+
+
+def _tick_one(deps: Dependencies, execution_id: str) -> tuple[Decision | None, int]:
+    """The tick's decision for one execution, and how many overdue action results it repaired."""
+    loaded = deps.store.load_execution(execution_id)
+    if loaded is None:
+        return None, 0
+    # SSM is asked before the tick's timeouts, so a run that ended while its status change was lost is
+    # recorded as it ended rather than timed out.
+    results = _overdue_action_results(deps, loaded)
+    return apply(deps, execution_id, [*results, m.Tick()], loaded=loaded), len(results)
 
 
 def _overdue_action_results(deps: Dependencies, execution: Execution) -> list[m.Message]:

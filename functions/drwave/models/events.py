@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import ClassVar, Literal
 
 from pydantic import Field
@@ -18,6 +19,9 @@ class EventDetail(Model):
     DETAIL_TYPE: ClassVar[str]
     schema_version: Literal["1"] = "1"
     execution_id: str = Field(min_length=1)
+    # Stable across re-publication (execution id / saved version / position): subscribers de-duplicate by it.
+    # Absent on commands published straight by the control plane, which carry no saved decision.
+    event_id: str | None = Field(default=None, max_length=200)
 
 
 class ExecutionRequested(EventDetail):
@@ -172,6 +176,13 @@ PUBLISHED_EVENTS: tuple[type[EventDetail], ...] = (
     ExecutionFinished,
 )
 BY_DETAIL_TYPE: dict[str, type[EventDetail]] = {cls.DETAIL_TYPE: cls for cls in PUBLISHED_EVENTS}
+
+
+def wire_entries(events: Sequence[EventDetail]) -> list[dict[str, str]]:
+    """Events as the outbox stores them and the publisher sends them: detail-type and detail JSON."""
+    return [
+        {"detailType": e.DETAIL_TYPE, "detail": e.model_dump_json(by_alias=True, exclude_none=True)} for e in events
+    ]
 
 
 def parse_detail(detail_type: str, detail: dict) -> EventDetail:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from pydantic import Field
+from pydantic import Field, PrivateAttr
 
 from drwave.models.base import Model, UtcDatetime
 from drwave.models.plan import ImpactLevel, ProtectionGroup, RecoveryPlan
@@ -225,8 +225,18 @@ class Execution(Model):
     started_at: UtcDatetime | None = None
     ended_at: UtcDatetime | None = None
     waves: dict[str, WaveState]
+    # The audit trail: only what the engine appended since loading, unless loaded with the whole trail.
     timeline: list[TimelineEntry] = Field(default_factory=list)
     version: int = 0
+    _timeline_saved: int = PrivateAttr(default=0)
+
+    def unsaved_timeline(self) -> list[TimelineEntry]:
+        """Timeline entries appended since the last load or save."""
+        return self.timeline[self._timeline_saved :]
+
+    def mark_timeline_saved(self) -> None:
+        """Every entry of the timeline is stored."""
+        self._timeline_saved = len(self.timeline)
 
     @property
     def is_drill(self) -> bool:

@@ -131,6 +131,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except RuntimeStalled as err:
         print(f"drwave: the rehearsal did not finish: {err}", file=sys.stderr)
         return 3
+    if report["invariantViolations"] or report["groundTruthMismatches"]:
+        print(
+            "drwave: the rehearsal broke drwave's invariants (see INVARIANT VIOLATED / MISMATCH above)", file=sys.stderr
+        )
+        return 4
     return 0 if ExecutionStatus(report["status"]) in OK_STATUSES else 1
 
 

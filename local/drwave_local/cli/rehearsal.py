@@ -4,20 +4,25 @@ from __future__ import annotations
 
 import json
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any
 
+from drwave.adapters.publisher import PublishError
 from drwave.models.execution import ExecutionType
 from drwave_local.cli.progress import ProgressPrinter
 from drwave_local.cli.report import build_report, summary_table
 from drwave_local.runtime.embedded import LocalRuntime
+from drwave_local.runtime.invariants import check_invariants
 from drwave_local.runtime.router import Faults
 from drwave_local.simulators.environment import load_environment, load_plan_document
 
 PER_SERVER_LINES_UP_TO = 60
+PUBLISH_RETRY_SECONDS = 5.0  # how soon the simulated operator tries again after PutEvents refused a command
 
 
 @dataclass
@@ -60,11 +65,8 @@ def rehearse(
             def approve_later(_bus: str, event: dict[str, Any]) -> None:
                 if event["detail-type"] == "Wave Gate Waiting":
                     detail = event["detail"]
-                    runtime.clock.call_later(
-                        delay,
-                        lambda: runtime.approve(detail["executionId"], detail["waveId"], "demo-operator"),
-                        label="operator",
-                    )
+                    approve = partial(runtime.approve, detail["executionId"], detail["waveId"], "demo-operator")
+                    runtime.clock.call_later(delay, partial(_send_until_accepted, runtime, approve), label="operator")
 
             runtime.router.observers.append(approve_later)
         out(
@@ -72,9 +74,16 @@ def rehearse(
             f"({len(environment.source_servers)} source servers; faults: {runtime.faults.describe()}"
             f"{f', lost launch results {options.lose_launch_results}' if options.lose_launch_results else ''})"
         )
-        execution_id = runtime.request_execution(document.recovery_plan.id, options.execution_type)
+        execution_id = f"exec-{uuid.uuid4().hex[:12]}"
+        request = partial(runtime.request_execution, document.recovery_plan.id, options.execution_type, execution_id)
+        _send_until_accepted(runtime, request)
         runtime.run(options.max_virtual)
         execution = runtime.execution(execution_id)
+        violations = check_invariants([execution], runtime.drs) + [
+            f"{execution_id}: decision v{r['version']} still has unpublished events"
+            for r in runtime.deps.store.decision_records(execution_id)
+            if r["pending"]
+        ]
         stats = runtime.router.stats
         report = build_report(
             execution,
@@ -94,13 +103,26 @@ def rehearse(
                     "launchResultsLost": len(runtime.drs.launch_result_events_lost()),
                 },
                 "wallSeconds": round(time.perf_counter() - wall_start, 3),
+                "invariantViolations": violations,
             },
         )
     out("")
     out(summary_table(report))
+    for violation in report["invariantViolations"]:
+        out(f"INVARIANT VIOLATED: {violation}")
     out(f"Wall time: {report['wallSeconds']:.2f} s for {report['simulatedRtoSeconds'] or 0:.0f} s of simulated time")
     if options.report_path is not None:
         options.report_path.parent.mkdir(parents=True, exist_ok=True)
         options.report_path.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
         out(f"Report: {options.report_path}")
     return report
+
+
+def _send_until_accepted(runtime: LocalRuntime, command: Callable[[], Any]) -> None:
+    """Send an operator's command; if PutEvents refuses it, try again a few seconds later, as the API client does."""
+    try:
+        command()
+    except PublishError:
+        runtime.clock.call_later(
+            PUBLISH_RETRY_SECONDS, partial(_send_until_accepted, runtime, command), label="operator"
+        )

@@ -334,8 +334,8 @@ class LocalRuntime:
         )
 
     def execution(self, execution_id: str) -> Execution:
-        """The stored execution."""
-        execution = self.deps.store.load_execution(execution_id)
+        """The stored execution, with its whole audit trail."""
+        execution = self.deps.store.load_execution(execution_id, timeline=True)
         if execution is None:
             raise KeyError(execution_id)
         return execution
@@ -373,7 +373,12 @@ class LocalRuntime:
             self.router.stats.failures[self._tick_route.function] += 1
         # AWS's schedule never stops; locally it pauses only when nothing is active and nothing else is scheduled
         # (an execution request still in flight at this instant must find the tick running when it lands).
-        if self.deps.store.active_execution_ids() or self.clock.pending(ignore_labels=frozenset({"tick"})):
+        store = self.deps.store
+        if (
+            store.active_execution_ids()
+            or store.pending_outbox()
+            or self.clock.pending(ignore_labels=frozenset({"tick"}))
+        ):
             self._ensure_tick()
 
     def _invoke(self, route: Route | StreamRoute, event: dict[str, Any]) -> Any:
