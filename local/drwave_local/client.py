@@ -16,6 +16,8 @@ from typing import Any
 
 import yaml
 
+from drwave_local.environment import load_yaml_text
+
 DEFAULT_URL = "http://127.0.0.1:8765"
 ROLE_HEADER = "X-Drwave-Role"
 USER_HEADER = "X-Drwave-User"
@@ -146,7 +148,7 @@ class ApiClient:
 def load_file(path: Path) -> dict[str, Any]:
     """A YAML or JSON definition file, as a mapping."""
     try:
-        loaded = yaml.safe_load(path.read_text(encoding="utf-8"))
+        loaded = load_yaml_text(path.read_text(encoding="utf-8"))  # duplicate keys, deep nesting: refused
     except OSError as err:
         raise FileError(f"{path}: cannot read: {err.strerror}") from err
     except UnicodeDecodeError as err:
