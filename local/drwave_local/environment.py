@@ -11,6 +11,7 @@ from pydantic.alias_generators import to_camel
 from yaml.constructor import ConstructorError
 from yaml.nodes import MappingNode, Node, ScalarNode
 
+from drwave.core.launch import validate_launch_settings
 from drwave.models.limits import MAX_INT_DIGITS, MAX_JSON_DEPTH, SHOWN, duplicates, listing
 from drwave.models.plan import PlanDocument, Region
 
@@ -152,18 +153,24 @@ def _explain(path: Path, err: ValidationError) -> InputFileError:
     return InputFileError("\n".join(lines))
 
 
-def unknown_servers(path: Path, document: PlanDocument, environment: Environment) -> InputFileError | None:
-    """Plan servers the environment does not simulate, found before the run rather than as an empty console."""
+def problems_before_run(path: Path, document: PlanDocument, environment: Environment) -> InputFileError | None:
+    """What would only show once the rehearsal runs, found before it: plan servers the environment does not
+    simulate (an empty console otherwise) and launch settings that cannot apply to the servers they select."""
     known = {s.id for s in environment.source_servers}
     lines = []
     for index, group in enumerate(document.protection_groups):
         where = f"{path}: protectionGroups.{index}"
         if group.source_server_ids is not None:
-            missing = [s for s in group.source_server_ids if s not in known]
+            members = group.source_server_ids
+            missing = [s for s in members if s not in known]
             if missing:
                 lines.append(f"{where}.sourceServerIds: not in the environment: {listing(missing)}")
-        elif not any(group.selects(s.tags) for s in environment.source_servers):
-            lines.append(f"{where}.serverSelectionTags: select no server of the environment")
+        else:
+            members = [s.id for s in environment.source_servers if group.selects(s.tags)]
+            if not members:
+                lines.append(f"{where}.serverSelectionTags: select no server of the environment")
+        if group.has_launch_settings():
+            lines.extend(f"{where}.{problem}" for problem in validate_launch_settings(group, members))
     if not lines:
         return None
     more = [f"{path}: and {len(lines) - SHOWN} more problems"] if len(lines) > SHOWN else []

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from drwave.models.execution import ExecutionType
-from drwave_local.environment import load_environment, load_plan_document, unknown_servers
+from drwave_local.environment import load_environment, load_plan_document, problems_before_run
 from drwave_local.progress import ProgressPrinter
 from drwave_local.report import build_report, summary_table
 from drwave_local.router import Faults
@@ -39,8 +39,8 @@ def rehearse(
     """Run the plan once against the simulated environment; print progress and return the report."""
     document = load_plan_document(plan_path)
     environment = load_environment(environment_path)
-    if (unknown := unknown_servers(plan_path, document, environment)) is not None:
-        raise unknown
+    if (problems := problems_before_run(plan_path, document, environment)) is not None:
+        raise problems
     hostnames = {s.id: s.hostname for s in environment.source_servers if s.hostname}
     wall_start = time.perf_counter()
     runtime = LocalRuntime(

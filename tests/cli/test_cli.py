@@ -418,3 +418,20 @@ def test_a_definition_file_with_a_duplicate_key_is_refused_by_the_client(tmp_pat
     # WHEN it is loaded THEN it is refused naming the key
     with pytest.raises(FileError, match="duplicate key 'sourceServerIds'"):
         load_file(path)
+
+
+def test_clashing_fixed_ips_in_a_plan_file_are_a_usage_error_before_the_run(files, capsys):
+    # GIVEN a group whose two servers are given the same fixed private IP
+    second = "s-0a1b2c3d4e5f60002"
+    settings = '{ subnetId: subnet-0123abcd, privateIpAddress: "10.0.0.5" }'
+    plan_text = PLAN.replace(
+        f"[{SERVER}]",
+        f"[{SERVER}, {second}]\n    serverLaunchOverrides:\n      {SERVER}: {settings}\n      {second}: {settings}",
+    )
+    environment = ENVIRONMENT + f"  - {{ id: {second}, hostname: app-02 }}\n"
+    plan, env = files(plan=plan_text, environment=environment)
+    # WHEN run THEN exit 2 naming the group and the field, before the rehearsal prints anything
+    code = run(plan, env)
+    out, err = capsys.readouterr()
+    assert_usage_error(code, err, "protectionGroups.0.privateIpAddress", "10.0.0.5")
+    assert out == ""
