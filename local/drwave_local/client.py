@@ -26,7 +26,7 @@ START_HINT = "start the local stack with `drwave serve` (or `make serve`), or po
 # Direct-invocation error codes that mean the caller's request was wrong (exit 2); the rest are failures (exit 1).
 CLIENT_ERROR_CODES = frozenset(
     {"INVALID_PARAMETER", "MISSING_PARAMETER", "INVALID_OPERATION", "FORBIDDEN", "NOT_FOUND", "CONFLICT"}
-    | {"PREFLIGHT_FAILED"}
+    | {"PREFLIGHT_FAILED", "PRECONDITION_FAILED", "PAYLOAD_TOO_LARGE", "UNSUPPORTED_MEDIA_TYPE"}
 )
 
 

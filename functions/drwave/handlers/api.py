@@ -315,7 +315,9 @@ def refuse_body(event: dict[str, Any]) -> ControlError | None:
     Powertools would parse a form or multipart body into the route's model: only JSON may start an execution.
     """
     body = event.get("body") or ""
-    size = len(body.encode("utf-8")) * (3 if event.get("isBase64Encoded") else 4) // 4 if body else 0
+    size = len(body.encode("utf-8"))
+    if event.get("isBase64Encoded"):
+        size = size * 3 // 4  # the decoded size
     if size > MAX_BODY_BYTES:
         return PayloadTooLarge(
             f"body: {size} bytes; the limit is {MAX_BODY_BYTES} bytes",
