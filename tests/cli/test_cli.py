@@ -294,3 +294,144 @@ def test_missing_required_option_exits_2_through_argparse(capsys):
         main(["run", "plan.yaml"])
     assert exited.value.code == 2
     assert "--environment" in capsys.readouterr().err
+
+
+# --- bad input: exit 2 with the field named, never a traceback ----------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("plan_text", "expected"),
+    [
+        (PLAN.replace("    name: App\n", "    name: App\n    name: Shop\n"), ["duplicate key 'name'", "line 4"]),
+        (PLAN + "extra: " + "[" * 200 + "]" * 200 + "\n", ["nests more than 32 levels deep"]),
+        (
+            PLAN.replace(
+                "      protectionGroupIds: [pg-app]\n",
+                "      protectionGroupIds: [pg-app]\n      timeoutMinutes: " + "9" * 5000 + "\n",
+            ),
+            ["an integer of 5000 digits is out of range", "line"],
+        ),
+        (
+            PLAN.replace(
+                "      protectionGroupIds: [pg-app]\n",
+                "      protectionGroupIds: [pg-app]\n      timeoutMinutes: true\n",
+            ),
+            ["recoveryPlan.waves.0.timeoutMinutes", "valid integer"],
+        ),
+    ],
+    ids=["duplicate-key", "nested-200-deep", "integer-of-5000-digits", "boolean-for-minutes"],
+)
+def test_a_hostile_plan_file_is_a_usage_error_naming_where(files, capsys, plan_text, expected):
+    # GIVEN a plan file with a duplicate key, deep nesting, a huge integer or a boolean for a number
+    plan, environment = files(plan=plan_text)
+    # WHEN run THEN exit 2 naming the file and the problem, without a traceback
+    code = run(plan, environment)
+    assert_usage_error(code, capsys.readouterr().err, str(plan), *expected)
+
+
+@pytest.mark.parametrize("value", [".inf", ".nan"])
+def test_an_infinite_or_nan_duration_in_the_environment_is_a_usage_error(files, capsys, value):
+    plan, environment = files(environment=ENVIRONMENT + f"defaultTimeline: {{ launchSeconds: {value} }}\n")
+    code = run(plan, environment)
+    assert_usage_error(code, capsys.readouterr().err, "defaultTimeline.launchSeconds", "finite number")
+
+
+def test_an_environment_region_that_is_not_a_region_is_a_usage_error(files, capsys):
+    plan, environment = files(environment=ENVIRONMENT.replace("region: us-east-1", "region: moon-base-1"))
+    assert_usage_error(run(plan, environment), capsys.readouterr().err, "region")
+
+
+@pytest.mark.parametrize("faults", ["delay=inf", "delay=nan", "seed=inf", "seed=nan", "drop=nan"])
+def test_infinite_or_nan_faults_are_usage_errors(files, capsys, faults):
+    plan, environment = files()
+    code = run(plan, environment, "--faults", faults)
+    out, err = capsys.readouterr()
+    assert_usage_error(code, err, "--faults", "not a finite number")
+    assert out == ""
+
+
+@pytest.mark.parametrize("value", ["nan", "inf", "-inf"])
+def test_a_non_finite_approve_after_exits_2_through_argparse(files, capsys, value):
+    plan, environment = files()
+    with pytest.raises(SystemExit) as exited:
+        run(plan, environment, f"--approve-after={value}")
+    assert exited.value.code == 2
+    assert "--approve-after" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("option", ["--report", "--log"])
+def test_a_directory_as_report_or_log_is_refused_before_the_rehearsal_runs(files, tmp_path, capsys, option):
+    # GIVEN an existing directory named as the output file
+    plan, environment = files()
+    (tmp_path / "out").mkdir()
+    # WHEN run THEN exit 2 naming the option, and nothing was rehearsed
+    code = run(plan, environment, option, str(tmp_path / "out"))
+    out, err = capsys.readouterr()
+    assert_usage_error(code, err, option, "is a directory")
+    assert "Rehearsing" not in out
+
+
+def test_plan_servers_missing_from_the_environment_are_a_usage_error_before_the_run(files, capsys):
+    # GIVEN a plan whose group lists a server the environment does not simulate
+    plan, environment = files(plan=PLAN.replace(f"[{SERVER}]", f"[{SERVER}, s-0a1b2c3d4e5f6ffff]"))
+    # WHEN run THEN exit 2 naming the field and the server, before any progress is printed
+    code = run(plan, environment)
+    out, err = capsys.readouterr()
+    assert_usage_error(code, err, "protectionGroups.0.sourceServerIds", "s-0a1b2c3d4e5f6ffff")
+    assert out == ""
+
+
+def test_a_file_with_many_problems_gets_a_message_that_fits_one_screen(files, capsys):
+    # GIVEN a plan with 40 waves, each with a bad timeout
+    waves = "".join(f"    - {{ id: w{n}, protectionGroupIds: [pg-app], timeoutMinutes: 0 }}\n" for n in range(40))
+    plan, environment = files(plan=PLAN.split("  waves:\n", maxsplit=1)[0] + "  waves:\n" + waves)
+    # WHEN run THEN the first ten problems and a count
+    code = run(plan, environment)
+    err = capsys.readouterr().err
+    assert_usage_error(code, err, "and 30 more problems")
+    assert len(err.splitlines()) == 11
+
+
+def test_run_piped_into_head_prints_no_broken_pipe_traceback(files):
+    # GIVEN `drwave run ... | head -1`: the reader leaves after the first line
+    plan, environment = files()
+    script = "import sys; from drwave_local.cli.main import main; sys.exit(main(sys.argv[1:]))"
+    args = [sys.executable, "-c", script, "run", str(plan), "--environment", str(environment)]
+    with subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as child:
+        assert child.stdout is not None and child.stderr is not None
+        child.stdout.readline()
+        child.stdout.close()
+        stderr = child.stderr.read()
+        code = child.wait(timeout=120)
+    # THEN the rehearsal still ends with its own exit code and nothing but silence on stderr
+    assert "Traceback" not in stderr
+    assert "BrokenPipe" not in stderr
+    assert code == 0
+
+
+def test_a_definition_file_with_a_duplicate_key_is_refused_by_the_client(tmp_path):
+    # GIVEN a group file for `drwave groups create -f` where the second `sourceServerIds` would silently win
+    from drwave_local.cli.client import FileError, load_file  # noqa: PLC0415
+
+    path = tmp_path / "group.yaml"
+    path.write_text(f"id: pg\nname: pg\nsourceServerIds: [{SERVER}]\nsourceServerIds: []\n", encoding="utf-8")
+    # WHEN it is loaded THEN it is refused naming the key
+    with pytest.raises(FileError, match="duplicate key 'sourceServerIds'"):
+        load_file(path)
+
+
+def test_clashing_fixed_ips_in_a_plan_file_are_a_usage_error_before_the_run(files, capsys):
+    # GIVEN a group whose two servers are given the same fixed private IP
+    second = "s-0a1b2c3d4e5f60002"
+    settings = '{ subnetId: subnet-0123abcd, privateIpAddress: "10.0.0.5" }'
+    plan_text = PLAN.replace(
+        f"[{SERVER}]",
+        f"[{SERVER}, {second}]\n    serverLaunchOverrides:\n      {SERVER}: {settings}\n      {second}: {settings}",
+    )
+    environment = ENVIRONMENT + f"  - {{ id: {second}, hostname: app-02 }}\n"
+    plan, env = files(plan=plan_text, environment=environment)
+    # WHEN run THEN exit 2 naming the group and the field, before the rehearsal prints anything
+    code = run(plan, env)
+    out, err = capsys.readouterr()
+    assert_usage_error(code, err, "protectionGroups.0.privateIpAddress", "10.0.0.5")
+    assert out == ""

@@ -303,3 +303,73 @@ def test_serve_runs_as_a_process_and_stops_cleanly_on_sigterm():
     assert process.returncode == 0, err
     assert out.rstrip().endswith("stopped")
     assert "Traceback" not in err
+
+
+def _request(url: str, method: str, path: str, body: bytes = b"", headers: dict[str, str] | None = None) -> Any:
+    """One raw HTTP request: (status, JSON body)."""
+    import http.client  # noqa: PLC0415
+    from urllib.parse import urlsplit  # noqa: PLC0415
+
+    where = urlsplit(url)
+    connection = http.client.HTTPConnection(where.hostname or "127.0.0.1", where.port, timeout=30)
+    try:
+        connection.request(method, path, body=body, headers=headers or {})
+        response = connection.getresponse()
+        return response.status, json.loads(response.read() or b"null")
+    finally:
+        connection.close()
+
+
+def test_a_page_of_another_site_cannot_start_an_execution_on_the_local_stack(start_stack):
+    # GIVEN the local stack with the example plan
+    stack = start_stack(plan=RETAIL_PLAN)
+    start = json.dumps({"planId": "retail-dr"}).encode()
+    attempts = [
+        ({"Content-Type": "application/json", "Origin": "https://evil.example"}, start, 403, "Origin"),
+        ({"Content-Type": "application/json", "Sec-Fetch-Site": "cross-site"}, start, 403, "Sec-Fetch-Site"),
+        ({"Content-Type": "text/plain"}, start, 415, "Content-Type"),
+        ({"Content-Type": "application/x-www-form-urlencoded"}, b"planId=retail-dr", 415, "Content-Type"),
+        ({}, start, 415, "Content-Type"),
+    ]
+    # WHEN a browser page posts a start the ways it can without a CORS preflight (or gives itself away)
+    for headers, body, status, field in attempts:
+        code, answer = _request(stack.url, "POST", "/executions", body, headers)
+        # THEN each is refused in drwave's envelope naming what gave it away
+        assert code == status, (headers, answer)
+        assert answer["details"][0]["field"] == field
+    # AND no execution was started, while the stack's own origin and the CLI still work
+    code, listing = _request(stack.url, "GET", "/executions", headers={"Origin": stack.url})
+    assert code == 200
+    assert listing["items"] == []
+
+
+def test_a_malformed_content_length_or_payload_is_a_4xx_not_a_traceback(start_stack):
+    stack = start_stack()
+    host, port = stack.url.removeprefix("http://").rsplit(":", 1)
+    for length, expected in (("ten", b" 400 "), ("-5", b" 400 "), (str(10**9), b" 413 ")):
+        # GIVEN a request whose Content-Length is not a byte count, or is far over the limit
+        with socket.create_connection((host, int(port)), timeout=30) as raw:
+            raw.sendall(
+                f"POST /executions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                f"Content-Length: {length}\r\n\r\n".encode()
+            )
+            answer = raw.recv(65536)
+        # THEN the server answers at once with the status, without reading a body that never comes
+        assert expected in answer.split(b"\r\n")[0], answer
+    # AND a direct-invocation payload nested thousands of levels deep is a 400
+    nested = b'{"operation": "list_protection_groups", "x": ' + b"[" * 5000 + b"]" * 5000 + b"}"
+    code, answer = _request(stack.url, "POST", "/_local/invoke/query", nested, {"Content-Type": "application/json"})
+    assert code == 400, answer
+    assert answer["details"] == [{"field": "payload", "reason": "nests objects and arrays more than 32 levels deep"}]
+    assert not any("internal error" in line for line in stack.lines)
+
+
+@pytest.mark.parametrize("speed", ["inf", "nan", "0"])
+def test_serve_refuses_a_speed_that_is_not_a_positive_finite_number(capsys, speed):
+    assert main(["serve", "--speed", speed, "--port", "0"]) == 2
+    assert "--speed" in capsys.readouterr().err
+
+
+def test_serve_refuses_a_directory_as_its_log(tmp_path, capsys):
+    assert main(["serve", "--log", str(tmp_path), "--port", "0"]) == 2
+    assert "--log" in capsys.readouterr().err

@@ -425,3 +425,11 @@ def test_query_operations_may_not_change_anything(fn: Functions, monkeypatch: py
     result = fn.data(operation="delete_recovery_plan", planId=PLAN_ID)
     assert is_error(result, "FORBIDDEN")
     assert fn.query(operation="get_recovery_plan", planId=PLAN_ID)["id"] == PLAN_ID
+
+
+def test_a_log_error_stage_over_its_limit_is_refused_naming_it(refusals: Functions) -> None:
+    # GIVEN an outside caller reporting an error with a 10,000-character stage
+    result = refusals.data(operation="log_error", executionId="exec-nope", error="x", stage="s" * 10_000)
+    # THEN it is refused naming the field, before anything is written to the timeline
+    assert is_error(result, "INVALID_PARAMETER"), result
+    assert result["details"] == [{"field": "stage", "reason": "is longer than 128 characters"}]

@@ -512,3 +512,12 @@ def test_dependencies_layer_installs_the_runtime_dependencies() -> None:
     layer = [line.strip() for line in requirements if line.strip() and not line.startswith("#")]
     # THEN the layer installs every one of them except boto3, which the Lambda runtime provides
     assert sorted(layer) == sorted(d for d in project["dependencies"] if not d.startswith("boto3"))
+
+
+def test_users_cannot_rewrite_the_claims_the_api_trusts(transformed: dict[str, Any]) -> None:
+    # GIVEN the user pool client the CLI signs in with
+    (client,) = _resources(transformed, "AWS::Cognito::UserPoolClient").values()
+    writable = set(client["Properties"].get("WriteAttributes") or [])
+    # THEN the attributes a user may change on themselves are listed, and exclude every identity attribute
+    assert writable, "without WriteAttributes every standard attribute, email included, is writable"
+    assert not writable & {"email", "preferred_username", "phone_number", "custom:role"}

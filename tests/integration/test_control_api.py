@@ -32,6 +32,7 @@ class Api:
     def __init__(self, rt: LocalRuntime) -> None:
         self.rt = rt
         self.requests = 0
+        self.headers: dict[str, str] = {}  # of the last response
 
     def call(
         self,
@@ -41,14 +42,19 @@ class Api:
         role: str | None = "admin",
         query: dict[str, str] | None = None,
         raw_body: str | None = None,
+        headers: dict[str, str] | None = None,
+        claims: dict[str, str] | None = None,
     ) -> tuple[int, Any]:
         self.requests += 1
-        claims = {"email": f"{role or 'nobody'}@example.com"} | ({"cognito:groups": role} if role else {})
+        if claims is None:
+            claims = {"cognito:username": f"{role or 'nobody'}@example.com"} | (
+                {"cognito:groups": role} if role else {}
+            )
         event = {
             "httpMethod": method,
             "path": path,
             "resource": path,
-            "headers": {"Content-Type": "application/json"},
+            "headers": {"Content-Type": "application/json", **(headers or {})},
             "multiValueHeaders": {},
             "queryStringParameters": query,
             "multiValueQueryStringParameters": {k: [v] for k, v in query.items()} if query else None,
@@ -65,6 +71,9 @@ class Api:
             },
         }
         out = api.handler(event, _LambdaContext("ApiFunction", f"req-{self.requests}"), deps=self.rt.deps)
+        self.headers = {k: v[-1] for k, v in (out.get("multiValueHeaders") or {}).items() if v} | (
+            out.get("headers") or {}
+        )
         return out["statusCode"], json.loads(out["body"]) if out.get("body") else None
 
     def ok(self, method: str, path: str, body: Any = None, status: int = 200, **kw: Any) -> Any:
@@ -660,3 +669,209 @@ def test_openapi_document_lists_the_routes(client: Api) -> None:
     ]:
         assert method in paths[path], (path, method)
     assert "cognito" in document["components"]["securitySchemes"]
+
+
+# --- input bounds and bad input (sizes, nesting, numbers, content types) -----------------------------------
+
+
+def test_an_oversized_body_is_a_413_in_the_error_envelope(client: Api) -> None:
+    # GIVEN a body over the documented limit
+    raw = json.dumps(group("pg-big", 1) | {"name": "x" * (300 * 1024)})
+    # WHEN it is posted
+    code, answer = client.call("POST", "/protection-groups", raw_body=raw)
+    # THEN it is a 413 naming the body, not a 503 from DynamoDB
+    assert code == 413, answer
+    assert answer["error"] == "PAYLOAD_TOO_LARGE"
+    assert answer["details"] == [{"field": "body", "reason": f"is larger than {256 * 1024} bytes"}]
+
+
+def test_a_definition_too_large_for_one_item_is_a_413_not_a_503(client: Api) -> None:
+    # GIVEN a plan under the body limit whose stored JSON (non-ASCII characters escaped) exceeds one DynamoDB item
+    waves = [wave(f"w{n}", "pg-a") | {"pauseBeforeWave": {"message": "é" * 1000}} for n in range(90)]
+    # WHEN it is created
+    raw = json.dumps(plan("plan-big", *waves), ensure_ascii=False)  # 180 KB of UTF-8
+    code, answer = client.call("POST", "/recovery-plans", raw_body=raw)
+    # THEN it is refused as too large, and nothing is stored
+    assert code == 413, answer
+    assert answer["details"] == [{"field": "body", "reason": "is too large to store"}]
+    assert client.call("GET", "/recovery-plans/plan-big")[0] == 404
+
+
+@pytest.mark.parametrize(
+    ("raw", "field"),
+    [
+        ("[" * 5000 + "]" * 5000, "body"),
+        (
+            '{"id": "p", "name": "p", "waves": [{"id": "a", "protectionGroupIds": ["pg-a"], "timeoutMinutes": '
+            + "9" * 5000
+            + "}]}",
+            "waves[0].timeoutMinutes",
+        ),
+        (
+            '{"id": "p", "name": "p", "waves": [{"id": "a", "protectionGroupIds": ["pg-a"], "timeoutMinutes": true}]}',
+            "waves[0].timeoutMinutes",
+        ),
+    ],
+    ids=["nested-5000-deep", "integer-of-5000-digits", "boolean-for-minutes"],
+)
+def test_hostile_json_is_a_400_naming_the_field_never_a_500(client: Api, raw: str, field: str) -> None:
+    # WHEN a body nests thousands of levels, or holds an integer of thousands of digits or a boolean for a number
+    code, answer = client.call("POST", "/recovery-plans", raw_body=raw)
+    # THEN it is a 400 in drwave's envelope naming the field
+    assert code == 400, answer
+    assert field in [d["field"] for d in answer["details"]]
+
+
+def test_a_deeply_nested_page_token_is_a_400_not_a_500(client: Api) -> None:
+    # GIVEN a viewer's crafted nextToken: base64 of JSON nested ~1,500 levels
+    token = base64.urlsafe_b64encode(b"[" * 1500 + b"]" * 1500).decode()[:2048]
+    # WHEN it lists executions with it
+    code, answer = client.call("GET", "/executions", role="viewer", query={"nextToken": token})
+    # THEN it is refused naming the token
+    assert code == 400, answer
+    assert answer["details"][0]["field"] == "nextToken"
+
+
+@pytest.mark.parametrize(
+    "content_type",
+    ["application/x-www-form-urlencoded", "multipart/form-data; boundary=xyz", "text/plain"],
+)
+def test_a_form_or_other_non_json_body_is_a_415_and_starts_nothing(client: Api, content_type: str) -> None:
+    # GIVEN a body a browser form could send
+    raw = (
+        '--xyz\r\nContent-Disposition: form-data; name="planId"\r\n\r\nplan-ab\r\n--xyz--\r\n'
+        if content_type.startswith("multipart")
+        else "planId=plan-ab"
+        if "urlencoded" in content_type
+        else json.dumps({"planId": "plan-ab"})
+    )
+    # WHEN it is posted to start an execution
+    code, answer = client.call("POST", "/executions", raw_body=raw, headers={"Content-Type": content_type})
+    # THEN it is a 415 in drwave's envelope and no execution exists
+    assert code == 415, answer
+    assert answer["error"] == "UNSUPPORTED_MEDIA_TYPE"
+    assert answer["details"][0]["field"] == "Content-Type"
+    assert client.ok("GET", "/executions")["items"] == []
+
+
+def test_a_group_in_a_string_that_is_not_a_region_is_a_400(client: Api) -> None:
+    code, answer = client.call("POST", "/protection-groups", group("pg-r", 5) | {"region": "zz-fake-1"})
+    assert code == 400, answer
+    assert [d["field"] for d in answer["details"]] == ["region"]
+
+
+@pytest.mark.parametrize(
+    ("settings", "field"),
+    [
+        (
+            {
+                "serverLaunchOverrides": {
+                    sid(5): {"subnetId": "subnet-0123abcd", "privateIpAddress": "10.0.0.5"},
+                    sid(6): {"subnetId": "subnet-0123abcd", "privateIpAddress": "10.0.0.5"},
+                }
+            },
+            "privateIpAddress",
+        ),
+        (
+            {"launchSettings": {"instanceType": "m5.large", "targetInstanceTypeRightSizingMethod": "BASIC"}},
+            "instanceType",
+        ),
+        (
+            {"launchSettings": {"privateIpAddress": "10.0.0.5", "subnetId": "subnet-0123abcd", "copyPrivateIp": True}},
+            "privateIpAddress",
+        ),
+    ],
+    ids=["clashing-fixed-ips", "instance-type-with-right-sizing", "fixed-ip-and-copy-private-ip"],
+)
+def test_launch_settings_that_cannot_be_applied_are_refused_at_create_time(
+    client: Api, settings: dict[str, Any], field: str
+) -> None:
+    # WHEN a group is created with settings that would fail its servers only when the wave launches
+    code, answer = client.call("POST", "/protection-groups", group("pg-ls", 5, 6) | settings)
+    # THEN it is refused now, naming the field, and the group does not exist
+    assert code == 400, answer
+    assert field in [d["field"] for d in answer["details"]]
+    assert client.call("GET", "/protection-groups/pg-ls")[0] == 404
+
+
+# --- concurrent edits: versions, ETag, If-Match --------------------------------------------------------------
+
+ACCOUNT_BODY = {"accountId": "444455556666", "name": "prod", "regions": ["us-east-1"], "externalId": "s3cr3t-ext"}
+
+
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [
+        ("/protection-groups/pg-a", group("pg-a", 1, 2) | {"name": "renamed"}),
+        ("/recovery-plans/plan-ab", plan("plan-ab", wave("a", "pg-a")) | {"name": "renamed"}),
+        ("/target-accounts/444455556666", ACCOUNT_BODY | {"name": "renamed"}),
+    ],
+    ids=["group", "plan", "account"],
+)
+def test_a_put_with_a_stale_if_match_is_a_412_and_changes_nothing(client: Api, path: str, body: dict[str, Any]) -> None:
+    client.ok("POST", "/target-accounts", ACCOUNT_BODY, status=201)
+    # GIVEN two editors who read the same version
+    client.ok("GET", path)
+    etag = client.headers["ETag"]
+    # WHEN the first saves with that ETag
+    client.ok("PUT", path, body, headers={"If-Match": etag})
+    newer = client.headers["ETag"]
+    # THEN the second, still holding the old ETag, gets 412 and the first one's change stands
+    code, answer = client.call("PUT", path, body | {"name": "lost update"}, headers={"If-Match": etag})
+    assert code == 412, answer
+    assert answer["error"] == "PRECONDITION_FAILED"
+    assert client.ok("GET", path)["name"] == "renamed"
+    assert client.headers["ETag"] == newer != etag
+
+
+@pytest.mark.parametrize(
+    "path", ["/protection-groups/pg-b", "/recovery-plans/plan-ab", "/target-accounts/444455556666"]
+)
+def test_a_delete_with_a_stale_if_match_is_a_412_and_keeps_it(client: Api, path: str) -> None:
+    client.ok("POST", "/target-accounts", ACCOUNT_BODY, status=201)
+    if path.startswith("/protection-groups"):
+        client.ok("DELETE", "/recovery-plans/plan-ab")  # pg-b is used by plan-ab
+    code, answer = client.call("DELETE", path, headers={"If-Match": '"99"'})
+    assert code == 412, answer
+    client.ok("GET", path)
+    client.ok("DELETE", path, headers={"If-Match": client.headers["ETag"]})
+    assert client.call("GET", path)[0] == 404
+
+
+def test_create_answers_the_etag_and_a_second_create_of_the_id_conflicts(client: Api) -> None:
+    client.ok("POST", "/protection-groups", group("pg-c", 5), status=201)
+    assert client.headers["ETag"] == '"1"'
+    code, answer = client.call("POST", "/protection-groups", group("pg-c", 6))
+    assert code == 409, answer
+    assert client.ok("GET", "/protection-groups/pg-c")["sourceServerIds"] == [sid(5)]
+
+
+# --- identities ------------------------------------------------------------------------------------------------
+
+
+def test_the_caller_is_named_by_an_immutable_claim_not_by_the_email_users_may_change(client: Api) -> None:
+    # GIVEN an operator who set their own email to someone else's
+    claims = {
+        "cognito:username": "alice",
+        "sub": "0000-alice",
+        "email": "boss@example.com",
+        "cognito:groups": "operator",
+    }
+    # WHEN they start an execution
+    started = client.ok("POST", "/executions", {"planId": "plan-ab"}, status=202, claims=claims)
+    # THEN the audit trail names their username, not the email
+    execution = client.rt.deps.store.load_execution(started["executionId"])
+    assert execution is not None
+    assert execution.started_by == "alice"
+
+
+def test_a_caller_with_only_an_email_claim_is_refused(client: Api) -> None:
+    code, _ = client.call("GET", "/recovery-plans", claims={"email": "x@example.com", "cognito:groups": "admin"})
+    assert code == 403
+
+
+def test_viewers_do_not_see_target_accounts_external_ids(client: Api) -> None:
+    client.ok("POST", "/target-accounts", ACCOUNT_BODY, status=201)
+    assert "externalId" not in client.ok("GET", "/target-accounts/444455556666", role="viewer")
+    assert all("externalId" not in a for a in client.ok("GET", "/target-accounts", role="operator")["items"])
+    assert client.ok("GET", "/target-accounts/444455556666", role="admin")["externalId"] == "s3cr3t-ext"

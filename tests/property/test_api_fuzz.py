@@ -46,7 +46,7 @@ class World:
     known: dict[str, list[str]]
 
     def call(self, method: str, path: str, query: dict[str, str] | None, body: str | None, role: str | None) -> Any:
-        claims = {"email": "fuzz@example.com"} | ({"cognito:groups": role} if role is not None else {})
+        claims = {"cognito:username": "fuzz@example.com"} | ({"cognito:groups": role} if role is not None else {})
         event = {
             "httpMethod": method,
             "path": path,

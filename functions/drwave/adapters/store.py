@@ -8,9 +8,10 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from botocore.exceptions import ClientError
+from pydantic import BaseModel
 
 from drwave.core.projection import ViewRow, view_pk
 from drwave.models.accounts import TargetAccount
@@ -19,6 +20,8 @@ from drwave.models.capacity import CapacityLedger
 from drwave.models.events import EventDetail, wire_entries
 from drwave.models.execution import Execution, TimelineEntry
 from drwave.models.plan import ProtectionGroup, RecoveryPlan
+
+D = TypeVar("D", bound=BaseModel)
 
 ACTIVE_INDEX = "active-index"
 KIND_INDEX = "kind-index"  # lists groups, plans (by id) and executions (by creation time) without a scan
@@ -30,6 +33,8 @@ ACTIVE_SHARD = "ACTIVE"
 OUTBOX_SHARD = "OUTBOX"
 LOG_PREFIX = "LOG#"
 TARGETS_PK = "TARGETS"
+# A definition's JSON within one DynamoDB item (400 KB for names and values together), with room for the rest.
+MAX_DOC_BYTES = 380_000
 
 
 class InvalidPageToken(ValueError):
@@ -64,6 +69,22 @@ class ConcurrentUpdate(Exception):
 
 class StoreError(Exception):
     """DynamoDB refused a request for a reason other than a lost race."""
+
+
+class ItemTooLarge(StoreError):
+    """A definition whose JSON does not fit one DynamoDB item."""
+
+
+class VersionMismatch(Exception):
+    """A conditional definition write lost: the id exists (create), or the item is gone or has another version."""
+
+
+@dataclass(frozen=True)
+class Versioned(Generic[D]):
+    """A stored definition and its version (1 after the first write; 0 for items written before versions)."""
+
+    value: D
+    version: int
 
 
 def _key(pk: str, sk: str) -> dict[str, Any]:
@@ -103,23 +124,45 @@ class DynamoStore:
 
     # --- definitions -------------------------------------------------------------------------------
 
-    def put_plan(self, plan: RecoveryPlan) -> None:
+    # Groups, plans and target accounts carry a version, bumped by every write. `create=True` writes only if the id
+    # is new, `expect=N` only if the stored version is N, `must_exist=True` only if it exists; a lost condition
+    # raises VersionMismatch. Each put returns the version written.
+
+    def put_plan(
+        self, plan: RecoveryPlan, *, create: bool = False, expect: int | None = None, must_exist: bool = False
+    ) -> int:
         """Create or replace a recovery plan."""
-        self._put_doc(f"PLAN#{plan.id}", "PLAN", plan.to_wire(), kind="PLAN", list_key=plan.id)
+        key = _key(f"PLAN#{plan.id}", "PLAN")
+        return self._put_definition(
+            key, plan.to_wire(), "PLAN", plan.id, create=create, expect=expect, must_exist=must_exist
+        )
 
     def get_plan(self, plan_id: str) -> RecoveryPlan | None:
         """A recovery plan, or None."""
-        doc = self._get_doc(f"PLAN#{plan_id}", "PLAN")
-        return RecoveryPlan.model_validate(doc) if doc else None
+        found = self.get_plan_versioned(plan_id)
+        return found.value if found else None
 
-    def put_group(self, group: ProtectionGroup) -> None:
+    def get_plan_versioned(self, plan_id: str) -> Versioned[RecoveryPlan] | None:
+        """A recovery plan and its version, or None."""
+        return self._get_definition(_key(f"PLAN#{plan_id}", "PLAN"), RecoveryPlan)
+
+    def put_group(
+        self, group: ProtectionGroup, *, create: bool = False, expect: int | None = None, must_exist: bool = False
+    ) -> int:
         """Create or replace a protection group."""
-        self._put_doc(f"GROUP#{group.id}", "GROUP", group.to_wire(), kind="GROUP", list_key=group.id)
+        key = _key(f"GROUP#{group.id}", "GROUP")
+        return self._put_definition(
+            key, group.to_wire(), "GROUP", group.id, create=create, expect=expect, must_exist=must_exist
+        )
 
     def get_group(self, group_id: str) -> ProtectionGroup | None:
         """A protection group, or None."""
-        doc = self._get_doc(f"GROUP#{group_id}", "GROUP")
-        return ProtectionGroup.model_validate(doc) if doc else None
+        found = self.get_group_versioned(group_id)
+        return found.value if found else None
+
+    def get_group_versioned(self, group_id: str) -> Versioned[ProtectionGroup] | None:
+        """A protection group and its version, or None."""
+        return self._get_definition(_key(f"GROUP#{group_id}", "GROUP"), ProtectionGroup)
 
     def list_groups(self) -> list[ProtectionGroup]:
         """Every protection group, by id."""
@@ -129,13 +172,13 @@ class DynamoStore:
         """Every recovery plan, by id."""
         return [RecoveryPlan.model_validate(d) for d in self._list_docs("PLAN")]
 
-    def delete_group(self, group_id: str) -> bool:
-        """Delete a protection group; False if there was none."""
-        return self._delete(_key(f"GROUP#{group_id}", "GROUP"))
+    def delete_group(self, group_id: str, *, expect: int | None = None) -> bool:
+        """Delete a protection group (at version `expect`, if given); False if there was none."""
+        return self._delete(_key(f"GROUP#{group_id}", "GROUP"), expect)
 
-    def delete_plan(self, plan_id: str) -> bool:
-        """Delete a recovery plan; False if there was none."""
-        return self._delete(_key(f"PLAN#{plan_id}", "PLAN"))
+    def delete_plan(self, plan_id: str, *, expect: int | None = None) -> bool:
+        """Delete a recovery plan (at version `expect`, if given); False if there was none."""
+        return self._delete(_key(f"PLAN#{plan_id}", "PLAN"), expect)
 
     def list_executions(
         self,
@@ -176,28 +219,29 @@ class DynamoStore:
 
     # Target accounts share one partition (sk ACCOUNT#<id>): a handful of items that are listed with one Query.
 
-    def put_target_account(self, account: TargetAccount) -> None:
+    def put_target_account(
+        self, account: TargetAccount, *, create: bool = False, expect: int | None = None, must_exist: bool = False
+    ) -> int:
         """Register or replace a target account."""
-        self._put_doc(TARGETS_PK, f"ACCOUNT#{account.account_id}", account.to_wire())
+        key = _key(TARGETS_PK, f"ACCOUNT#{account.account_id}")
+        return self._put_definition(key, account.to_wire(), create=create, expect=expect, must_exist=must_exist)
 
     def get_target_account(self, account_id: str) -> TargetAccount | None:
         """A registered target account, or None."""
-        doc = self._get_doc(TARGETS_PK, f"ACCOUNT#{account_id}")
-        return TargetAccount.model_validate(doc) if doc else None
+        found = self.get_target_account_versioned(account_id)
+        return found.value if found else None
+
+    def get_target_account_versioned(self, account_id: str) -> Versioned[TargetAccount] | None:
+        """A registered target account and its version, or None."""
+        return self._get_definition(_key(TARGETS_PK, f"ACCOUNT#{account_id}"), TargetAccount)
 
     def list_target_accounts(self) -> list[TargetAccount]:
         """Every registered target account, by account id."""
         return [TargetAccount.model_validate_json(i["doc"]["S"]) for i in self._query(TARGETS_PK, "ACCOUNT#")]
 
-    def delete_target_account(self, account_id: str) -> bool:
-        """Unregister a target account; False if it was not registered."""
-        try:
-            response = self._db.delete_item(
-                TableName=self._table, Key=_key(TARGETS_PK, f"ACCOUNT#{account_id}"), ReturnValues="ALL_OLD"
-            )
-        except ClientError as err:
-            raise StoreError(str(err)) from err
-        return "Attributes" in response
+    def delete_target_account(self, account_id: str, *, expect: int | None = None) -> bool:
+        """Unregister a target account (at version `expect`, if given); False if it was not registered."""
+        return self._delete(_key(TARGETS_PK, f"ACCOUNT#{account_id}"), expect)
 
     # --- executions ----------------------------------------------------------------------------------
 
@@ -541,6 +585,55 @@ class DynamoStore:
         except ClientError as err:
             raise StoreError(str(err)) from err
 
+    def _put_definition(
+        self,
+        key: dict[str, Any],
+        doc: dict[str, Any],
+        kind: str = "",
+        list_key: str = "",
+        *,
+        create: bool,
+        expect: int | None,
+        must_exist: bool,
+    ) -> int:
+        text = json.dumps(doc)
+        if len(text.encode("utf-8")) > MAX_DOC_BYTES:
+            raise ItemTooLarge(f"{len(text.encode('utf-8'))} bytes of JSON; one item holds {MAX_DOC_BYTES}")
+        names = {"#doc": "doc", "#v": "version"}
+        values: dict[str, Any] = {":doc": {"S": text}, ":one": {"N": "1"}}
+        sets = ["#doc = :doc"]
+        if kind:
+            names |= {"#kind": "kind", "#lk": "listKey"}
+            values |= {":kind": {"S": kind}, ":lk": {"S": list_key}}
+            sets += ["#kind = :kind", "#lk = :lk"]
+        request: dict[str, Any] = {
+            "TableName": self._table,
+            "Key": key,
+            "UpdateExpression": f"SET {', '.join(sets)} ADD #v :one",
+            "ReturnValues": "UPDATED_NEW",
+        }
+        condition = _version_condition(values, expect)
+        if create:
+            condition = "attribute_not_exists(pk)"
+        elif condition is None and must_exist:
+            condition = "attribute_exists(pk)"
+        if condition is not None:
+            request["ConditionExpression"] = condition
+        try:
+            response = self._db.update_item(**request, ExpressionAttributeNames=names, ExpressionAttributeValues=values)
+        except ClientError as err:
+            if _is_condition_failure(err):
+                raise VersionMismatch(key["pk"]["S"]) from err
+            raise StoreError(str(err)) from err
+        return int(response["Attributes"]["version"]["N"])
+
+    def _get_definition(self, key: dict[str, Any], model: type[D]) -> Versioned[D] | None:
+        item = self._get_item(key)
+        if item is None:
+            return None
+        value = model.model_validate_json(item["doc"]["S"])
+        return Versioned(value, int(item.get("version", {"N": "0"})["N"]))
+
     def _list_docs(self, kind: str) -> list[dict[str, Any]]:
         keys: list[dict[str, Any]] = []
         try:
@@ -563,10 +656,19 @@ class DynamoStore:
             raise StoreError(str(err)) from err
         return [docs[k["pk"]["S"]] for k in keys if k["pk"]["S"] in docs]  # the index's (id) order
 
-    def _delete(self, key: dict[str, Any]) -> bool:
+    def _delete(self, key: dict[str, Any], expect: int | None = None) -> bool:
+        request: dict[str, Any] = {"TableName": self._table, "Key": key, "ReturnValues": "ALL_OLD"}
+        values: dict[str, Any] = {}
+        condition = _version_condition(values, expect)
+        if condition is not None:
+            request |= {"ConditionExpression": condition, "ExpressionAttributeNames": {"#v": "version"}}
+            if values:
+                request["ExpressionAttributeValues"] = values
         try:
-            response = self._db.delete_item(TableName=self._table, Key=key, ReturnValues="ALL_OLD")
+            response = self._db.delete_item(**request)
         except ClientError as err:
+            if _is_condition_failure(err):
+                raise VersionMismatch(key["pk"]["S"]) from err
             raise StoreError(str(err)) from err
         return bool(response.get("Attributes"))
 
@@ -601,6 +703,16 @@ class DynamoStore:
         return item
 
 
+def _version_condition(values: dict[str, Any], expect: int | None) -> str | None:
+    """The condition "stored version is `expect`" (version 0: an item written before versions existed)."""
+    if expect is None:
+        return None
+    if expect == 0:
+        return "attribute_exists(pk) AND attribute_not_exists(#v)"
+    values[":expect"] = {"N": str(expect)}
+    return "#v = :expect"
+
+
 def _summary(item: dict[str, Any]) -> ExecutionSummary:
     return ExecutionSummary(
         execution_id=item["pk"]["S"].removeprefix("EXEC#"),
@@ -618,7 +730,7 @@ def _encode_token(key: dict[str, Any]) -> str:
 def _decode_token(token: str) -> dict[str, Any]:
     try:
         key = json.loads(base64.urlsafe_b64decode(token.encode()))
-    except (binascii.Error, UnicodeDecodeError, ValueError):
+    except (binascii.Error, UnicodeDecodeError, ValueError, RecursionError):  # a crafted token may nest deeply
         raise InvalidPageToken("nextToken: not a token this API issued") from None
     expected = {"pk", "sk", "kind", "listKey"}
     if (

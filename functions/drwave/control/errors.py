@@ -7,6 +7,8 @@ from typing import Any, ClassVar
 
 from pydantic import ValidationError
 
+from drwave.models.limits import SHOWN
+
 
 class ControlError(Exception):
     """A refused operation: a code, an HTTP status, a message and optional field-level details."""
@@ -67,6 +69,27 @@ class Conflict(ControlError):
     status = 409
 
 
+class PreconditionFailed(ControlError):
+    """An If-Match named a version the resource no longer has: someone else changed it since it was read."""
+
+    code = "PRECONDITION_FAILED"
+    status = 412
+
+
+class PayloadTooLarge(ControlError):
+    """The request body (or the definition it makes) is larger than drwave accepts."""
+
+    code = "PAYLOAD_TOO_LARGE"
+    status = 413
+
+
+class UnsupportedMediaType(ControlError):
+    """A body that is not application/json."""
+
+    code = "UNSUPPORTED_MEDIA_TYPE"
+    status = 415
+
+
 class PreflightFailed(Conflict):
     """A RECOVERY was refused because its pre-flight check found problems (an admin may force it)."""
 
@@ -110,8 +133,11 @@ def invalid_from_errors(errors: list[Any], prefix: str = "") -> InvalidInput:
         details.append({"field": name, "reason": reason})
     missing = bool(errors) and all(e.get("type") == "missing" for e in errors)
     cls = MissingParameter if missing else InvalidInput
-    summary = "; ".join(f"{d['field']}: {d['reason']}" for d in details[:5]) or "invalid request"
-    return cls(summary, details)
+    shown = details[:SHOWN]  # many problems still fit one screen: the first ten and a count
+    summary = "; ".join(f"{d['field']}: {d['reason']}" for d in shown) or "invalid request"
+    if len(details) > SHOWN:
+        summary += f"; and {len(details) - SHOWN} more problems"
+    return cls(summary, shown)
 
 
 # A whole-model error whose message starts with the path of the field it is about (the models' convention).

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+from pydantic import Field, StrictBool
 
 from drwave.models.base import Model
 from drwave.models.execution import ExecutionStatus, ExecutionType
@@ -16,7 +16,7 @@ class StartExecution(Model):
     execution_type: ExecutionType = ExecutionType.DRILL
     # Callers may pick the id (the seed's initialize_execution does) so a retried request is idempotent.
     execution_id: str | None = Field(default=None, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,79}$")
-    force: bool = False  # admin only: start although pre-flight found problems
+    force: StrictBool = False  # admin only: start although pre-flight found problems
 
 
 class ExecutionFilter(Model):

@@ -13,12 +13,21 @@ from pydantic import BaseModel, ValidationError
 from drwave.adapters.drs import DrsError, SourceServer
 from drwave.adapters.publisher import PublishError
 from drwave.adapters.sessions import AccountAccessError
-from drwave.adapters.store import ExecutionSummary, InvalidPageToken, StoreError
+from drwave.adapters.store import (
+    ExecutionSummary,
+    InvalidPageToken,
+    ItemTooLarge,
+    StoreError,
+    Versioned,
+    VersionMismatch,
+)
 from drwave.control.errors import (
     Conflict,
     DependencyFailure,
     InvalidInput,
     NotFound,
+    PayloadTooLarge,
+    PreconditionFailed,
     PreflightFailed,
     invalid_from,
 )
@@ -27,6 +36,7 @@ from drwave.control.roles import Caller, Permission
 from drwave.control.views import execution_view, recovery_instances_view, server_view, wave_view
 from drwave.core import messages as m
 from drwave.core.create import PlanNotRunnable, new_execution, subplan, waves_to_retry
+from drwave.core.launch import validate_launch_settings
 from drwave.core.preflight import PreflightReport, check_plan, claimed_servers, group_members
 from drwave.engine.loop import apply
 from drwave.engine.ports import Dependencies
@@ -40,11 +50,13 @@ from drwave.models.events import (
     WaveGateApproved,
 )
 from drwave.models.execution import Execution, ExecutionStatus, ExecutionType, WaveStatus
-from drwave.models.plan import ProtectionGroup, RecoveryPlan
+from drwave.models.limits import MAX_STAGE, SHOWN
+from drwave.models.plan import REGION_PATTERN, ProtectionGroup, RecoveryPlan
 
 M = TypeVar("M", bound=BaseModel)
+_TOO_LARGE = {"field": "body", "reason": "is too large to store"}
 _ACCOUNT = re.compile(r"\d{12}")
-_REGION = re.compile(r"[a-z]{2}(-[a-z]+)+-\d")
+_REGION = re.compile(REGION_PATTERN)
 
 
 @contextmanager
@@ -52,6 +64,8 @@ def translate_failures() -> Iterator[None]:
     """Turn adapter failures into DependencyFailure (503, retryable) rather than a stack trace."""
     try:
         yield
+    except ItemTooLarge as err:  # not DynamoDB's fault: the definition is too large, a retry cannot help
+        raise PayloadTooLarge(f"body: the definition is too large to store ({err})", [_TOO_LARGE]) from err
     except StoreError as err:
         raise DependencyFailure(f"DynamoDB: {err}") from err
     except DrsError as err:
@@ -75,6 +89,38 @@ def _parse(model: type[M], body: Any, prefix: str = "") -> M:
         raise invalid_from(err, prefix) from None
 
 
+class Entity(dict[str, Any]):
+    """A definition's wire form and the version it was read or written at (the API's ETag)."""
+
+    def __init__(self, wire: dict[str, Any], version: int) -> None:
+        super().__init__(wire)
+        self.version = version
+
+
+def _stale(what: str, expected: int, found: int | None = None) -> PreconditionFailed:
+    now = "it has been deleted" if found is None else f"it is at version {found}"
+    return PreconditionFailed(
+        f"If-Match: {what} is no longer at version {expected}: {now}; read it again",
+        [{"field": "If-Match", "reason": "names a version the resource no longer has"}],
+    )
+
+
+def _write(what: str, expected: int | None, write: Callable[[], int]) -> int:
+    """Run a conditional definition write; a lost condition is 412 with If-Match, else the item vanished (404)."""
+    try:
+        with translate_failures():
+            return write()
+    except VersionMismatch:
+        if expected is not None:
+            raise _stale(what, expected) from None
+        raise NotFound(f"{what} was deleted meanwhile") from None
+
+
+def _check_version(what: str, current: Versioned[Any], expected: int | None) -> None:
+    if expected is not None and current.version != expected:
+        raise _stale(what, expected, current.version)
+
+
 class ControlPlane:
     """Groups, plans, executions, DRS inventory and pre-flight, with roles checked on every operation."""
 
@@ -90,41 +136,46 @@ class ControlPlane:
         with translate_failures():
             return [g.to_wire() for g in self.deps.store.list_groups()]
 
-    def get_group(self, caller: Caller, group_id: str) -> dict[str, Any]:
-        """One protection group."""
+    def get_group(self, caller: Caller, group_id: str) -> Entity:
+        """One protection group, with its version."""
         caller.require(Permission.READ)
-        return self._group(group_id).to_wire()
+        found = self._group_entry(group_id)
+        return Entity(found.value.to_wire(), found.version)
 
-    def create_group(self, caller: Caller, body: Any) -> dict[str, Any]:
-        """Create a group; 409 if the id is taken."""
+    def create_group(self, caller: Caller, body: Any) -> Entity:
+        """Create a group; 409 if the id is taken (checked by the write itself, not by an earlier read)."""
         caller.require(Permission.MANAGE)
         group = _parse(ProtectionGroup, body)
-        with translate_failures():
-            if self.deps.store.get_group(group.id) is not None:
-                raise Conflict(f"id: protection group {group.id} already exists")
-            self.deps.store.put_group(group)
-        return group.to_wire()
+        self._check_launch_settings(group)
+        try:
+            with translate_failures():
+                version = self.deps.store.put_group(group, create=True)
+        except VersionMismatch:
+            raise Conflict(f"id: protection group {group.id} already exists") from None
+        return Entity(group.to_wire(), version)
 
-    def update_group(self, caller: Caller, group_id: str, body: Any) -> dict[str, Any]:
-        """Replace a group (running executions keep the snapshot they started with)."""
+    def update_group(self, caller: Caller, group_id: str, body: Any, if_match: int | None = None) -> Entity:
+        """Replace a group (running executions keep the snapshot they started with); 412 on a stale If-Match."""
         caller.require(Permission.MANAGE)
-        self._group(group_id)
+        what = f"protection group {group_id}"
+        _check_version(what, self._group_entry(group_id), if_match)
         group = _parse(ProtectionGroup, _same_id(body, "id", group_id))
-        with translate_failures():
-            self.deps.store.put_group(group)
-        return group.to_wire()
+        self._check_launch_settings(group)
+        version = _write(what, if_match, lambda: self.deps.store.put_group(group, expect=if_match, must_exist=True))
+        return Entity(group.to_wire(), version)
 
-    def delete_group(self, caller: Caller, group_id: str) -> dict[str, Any]:
-        """Delete a group no plan uses; 409 naming the plans that do."""
+    def delete_group(self, caller: Caller, group_id: str, if_match: int | None = None) -> dict[str, Any]:
+        """Delete a group no plan uses; 409 naming the plans that do; 412 on a stale If-Match."""
         caller.require(Permission.MANAGE)
-        self._group(group_id)
+        what = f"protection group {group_id}"
+        _check_version(what, self._group_entry(group_id), if_match)
         with translate_failures():
             users = [
                 p.id for p in self.deps.store.list_plans() if any(group_id in w.protection_group_ids for w in p.waves)
             ]
-            if users:
-                raise Conflict(f"protection group {group_id} is used by recovery plans: {', '.join(users)}")
-            self.deps.store.delete_group(group_id)
+        if users:
+            raise Conflict(f"protection group {group_id} is used by recovery plans: {', '.join(users)}")
+        _write(what, if_match, lambda: int(self.deps.store.delete_group(group_id, expect=if_match)))
         return {"groupId": group_id, "deleted": True}
 
     def preview_group(self, caller: Caller, group_id: str) -> dict[str, Any]:
@@ -150,38 +201,40 @@ class ControlPlane:
         with translate_failures():
             return [p.to_wire() for p in self.deps.store.list_plans()]
 
-    def get_plan(self, caller: Caller, plan_id: str) -> dict[str, Any]:
-        """One recovery plan."""
+    def get_plan(self, caller: Caller, plan_id: str) -> Entity:
+        """One recovery plan, with its version."""
         caller.require(Permission.READ)
-        return self._plan(plan_id).to_wire()
+        found = self._plan_entry(plan_id)
+        return Entity(found.value.to_wire(), found.version)
 
-    def create_plan(self, caller: Caller, body: Any) -> dict[str, Any]:
-        """Create a plan whose groups exist; 409 if the id is taken."""
+    def create_plan(self, caller: Caller, body: Any) -> Entity:
+        """Create a plan whose groups exist; 409 if the id is taken (checked by the write itself)."""
         caller.require(Permission.MANAGE)
         plan = self._valid_plan(_parse(RecoveryPlan, body))
-        with translate_failures():
-            if self.deps.store.get_plan(plan.id) is not None:
-                raise Conflict(f"id: recovery plan {plan.id} already exists")
-            self.deps.store.put_plan(plan)
-        return plan.to_wire()
+        try:
+            with translate_failures():
+                version = self.deps.store.put_plan(plan, create=True)
+        except VersionMismatch:
+            raise Conflict(f"id: recovery plan {plan.id} already exists") from None
+        return Entity(plan.to_wire(), version)
 
-    def update_plan(self, caller: Caller, plan_id: str, body: Any) -> dict[str, Any]:
-        """Replace a plan; 409 while one of its executions is active."""
+    def update_plan(self, caller: Caller, plan_id: str, body: Any, if_match: int | None = None) -> Entity:
+        """Replace a plan; 409 while one of its executions is active; 412 on a stale If-Match."""
         caller.require(Permission.MANAGE)
-        self._plan(plan_id)
+        what = f"recovery plan {plan_id}"
+        _check_version(what, self._plan_entry(plan_id), if_match)
         self._refuse_if_running(plan_id, "edited")
         plan = self._valid_plan(_parse(RecoveryPlan, _same_id(body, "id", plan_id)))
-        with translate_failures():
-            self.deps.store.put_plan(plan)
-        return plan.to_wire()
+        version = _write(what, if_match, lambda: self.deps.store.put_plan(plan, expect=if_match, must_exist=True))
+        return Entity(plan.to_wire(), version)
 
-    def delete_plan(self, caller: Caller, plan_id: str) -> dict[str, Any]:
-        """Delete a plan; 409 while one of its executions is active."""
+    def delete_plan(self, caller: Caller, plan_id: str, if_match: int | None = None) -> dict[str, Any]:
+        """Delete a plan; 409 while one of its executions is active; 412 on a stale If-Match."""
         caller.require(Permission.MANAGE)
-        self._plan(plan_id)
+        what = f"recovery plan {plan_id}"
+        _check_version(what, self._plan_entry(plan_id), if_match)
         self._refuse_if_running(plan_id, "deleted")
-        with translate_failures():
-            self.deps.store.delete_plan(plan_id)
+        _write(what, if_match, lambda: int(self.deps.store.delete_plan(plan_id, expect=if_match)))
         return {"planId": plan_id, "deleted": True}
 
     # --- DRS inventory and pre-flight --------------------------------------------------------------------
@@ -460,6 +513,9 @@ class ControlPlane:
     def report_error(self, caller: Caller, execution_id: str, stage: str, error: str) -> dict[str, Any]:
         """Record an outside caller's error in the execution's timeline (the seed's log_error)."""
         caller.require(Permission.CONTROL)
+        if len(stage) > MAX_STAGE:
+            reason = f"is longer than {MAX_STAGE} characters"
+            raise InvalidInput(f"stage: {reason}", [{"field": "stage", "reason": reason}])
         self._execution(execution_id)
         message = m.ErrorReported(stage or "UNKNOWN", error, caller.identity)
         with translate_failures():
@@ -503,44 +559,48 @@ class ControlPlane:
     # --- target accounts ---------------------------------------------------------------------------------
 
     def list_accounts(self, caller: Caller) -> list[dict[str, Any]]:
-        """Registered target accounts."""
+        """Registered target accounts (their external ids only for those who may change them)."""
         caller.require(Permission.READ)
         with translate_failures():
-            return [a.to_wire() for a in self.deps.store.list_target_accounts()]
+            return [_account_view(caller, a) for a in self.deps.store.list_target_accounts()]
 
-    def get_account(self, caller: Caller, account_id: str) -> dict[str, Any]:
-        """One registered target account."""
+    def get_account(self, caller: Caller, account_id: str) -> Entity:
+        """One registered target account, with its version."""
         caller.require(Permission.READ)
-        return self._account(account_id).to_wire()
+        found = self._account_entry(account_id)
+        return Entity(_account_view(caller, found.value), found.version)
 
-    def register_account(self, caller: Caller, body: Any) -> dict[str, Any]:
-        """Register a target account; 409 if it is registered already."""
+    def register_account(self, caller: Caller, body: Any) -> Entity:
+        """Register a target account; 409 if it is registered already (checked by the write itself)."""
         caller.require(Permission.MANAGE)
         account = _parse(TargetAccount, body)
-        with translate_failures():
-            if self.deps.store.get_target_account(account.account_id) is not None:
-                raise Conflict(f"accountId: target account {account.account_id} is already registered")
-            self.deps.store.put_target_account(account)
-        return account.to_wire()
+        try:
+            with translate_failures():
+                version = self.deps.store.put_target_account(account, create=True)
+        except VersionMismatch:
+            raise Conflict(f"accountId: target account {account.account_id} is already registered") from None
+        return Entity(account.to_wire(), version)
 
-    def update_account(self, caller: Caller, account_id: str, body: Any) -> dict[str, Any]:
-        """Replace a target account's registration."""
+    def update_account(self, caller: Caller, account_id: str, body: Any, if_match: int | None = None) -> Entity:
+        """Replace a target account's registration; 412 on a stale If-Match."""
         caller.require(Permission.MANAGE)
-        self._account(account_id)
+        what = f"target account {account_id}"
+        _check_version(what, self._account_entry(account_id), if_match)
         account = _parse(TargetAccount, _same_id(body, "accountId", account_id))
-        with translate_failures():
-            self.deps.store.put_target_account(account)
-        return account.to_wire()
+        store = self.deps.store
+        version = _write(what, if_match, lambda: store.put_target_account(account, expect=if_match, must_exist=True))
+        return Entity(account.to_wire(), version)
 
-    def delete_account(self, caller: Caller, account_id: str) -> dict[str, Any]:
-        """Unregister a target account no protection group uses."""
+    def delete_account(self, caller: Caller, account_id: str, if_match: int | None = None) -> dict[str, Any]:
+        """Unregister a target account no protection group uses; 412 on a stale If-Match."""
         caller.require(Permission.MANAGE)
-        self._account(account_id)
+        what = f"target account {account_id}"
+        _check_version(what, self._account_entry(account_id), if_match)
         with translate_failures():
             users = [g.id for g in self.deps.store.list_groups() if g.account_id == account_id]
-            if users:
-                raise Conflict(f"target account {account_id} is used by protection groups: {', '.join(users)}")
-            self.deps.store.delete_target_account(account_id)
+        if users:
+            raise Conflict(f"target account {account_id} is used by protection groups: {', '.join(users)}")
+        _write(what, if_match, lambda: int(self.deps.store.delete_target_account(account_id, expect=if_match)))
         return {"accountId": account_id, "deleted": True}
 
     # --- helpers -----------------------------------------------------------------------------------------
@@ -550,26 +610,44 @@ class ControlPlane:
             self.deps.publisher.publish([command])
         return {"executionId": execution_id, "requested": what, "status": "ACCEPTED"}
 
-    def _account(self, account_id: str) -> TargetAccount:
+    def _account_entry(self, account_id: str) -> Versioned[TargetAccount]:
         with translate_failures():
-            account = self.deps.store.get_target_account(account_id)
-        if account is None:
+            found = self.deps.store.get_target_account_versioned(account_id)
+        if found is None:
             raise NotFound(f"accountId: no registered target account {account_id!r}")
-        return account
+        return found
+
+    def _group_entry(self, group_id: str) -> Versioned[ProtectionGroup]:
+        with translate_failures():
+            found = self.deps.store.get_group_versioned(group_id)
+        if found is None:
+            raise NotFound(f"groupId: no protection group {group_id!r}")
+        return found
 
     def _group(self, group_id: str) -> ProtectionGroup:
+        return self._group_entry(group_id).value
+
+    def _plan_entry(self, plan_id: str) -> Versioned[RecoveryPlan]:
         with translate_failures():
-            group = self.deps.store.get_group(group_id)
-        if group is None:
-            raise NotFound(f"groupId: no protection group {group_id!r}")
-        return group
+            found = self.deps.store.get_plan_versioned(plan_id)
+        if found is None:
+            raise NotFound(f"planId: no recovery plan {plan_id!r}")
+        return found
 
     def _plan(self, plan_id: str) -> RecoveryPlan:
-        with translate_failures():
-            plan = self.deps.store.get_plan(plan_id)
-        if plan is None:
-            raise NotFound(f"planId: no recovery plan {plan_id!r}")
-        return plan
+        return self._plan_entry(plan_id).value
+
+    @staticmethod
+    def _check_launch_settings(group: ProtectionGroup) -> None:
+        """Refuse settings that can never be applied (clashing fixed IPs, instanceType with right-sizing...) now,
+        rather than when the wave launches; a tag-selected group is checked for the servers it overrides."""
+        if not group.has_launch_settings():
+            return
+        problems = validate_launch_settings(group, group.source_server_ids or list(group.server_launch_overrides))
+        if problems:
+            details = [{"field": p.split(":")[0], "reason": p.split(":", 1)[-1].strip()} for p in problems[:SHOWN]]
+            more = f"; and {len(problems) - SHOWN} more problems" if len(problems) > SHOWN else ""
+            raise InvalidInput("; ".join(problems[:SHOWN]) + more, details)
 
     def _execution(self, execution_id: str, *, timeline: bool = False) -> Execution:
         with translate_failures():
@@ -623,6 +701,14 @@ class ControlPlane:
     def _inventory(self, group: ProtectionGroup) -> list[SourceServer]:
         with translate_failures():
             return self.deps.drs_for(group.account_id or self.deps.account_id, group.region).describe_source_servers()
+
+
+def _account_view(caller: Caller, account: TargetAccount) -> dict[str, Any]:
+    """A target account as the caller may see it: the external id (a shared secret) only for who may manage it."""
+    wire = account.to_wire()
+    if not caller.may(Permission.MANAGE):
+        wire.pop("externalId", None)
+    return wire
 
 
 def _same_id(body: Any, field: str, path_id: str) -> Any:

@@ -16,26 +16,56 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValida
 from aws_lambda_powertools.event_handler.openapi.models import HTTPBearer
 from aws_lambda_powertools.event_handler.openapi.params import Body, Header, Path, Query
 
-from drwave.control.errors import ControlError, Forbidden, InvalidInput, NotFound, invalid_from_errors
+from drwave.control.errors import (
+    ControlError,
+    Forbidden,
+    InvalidInput,
+    NotFound,
+    PayloadTooLarge,
+    PreconditionFailed,
+    UnsupportedMediaType,
+    invalid_from_errors,
+)
 from drwave.control.requests import StartExecution
 from drwave.control.roles import Caller, role_from_groups
-from drwave.control.service import ControlPlane
+from drwave.control.service import ControlPlane, Entity
+from drwave.control.wire import parse_json
 from drwave.engine.loop import logger
 from drwave.engine.ports import Dependencies, default_dependencies
 from drwave.models.accounts import TargetAccount
 from drwave.models.execution import ExecutionStatus, ExecutionType
-from drwave.models.plan import ProtectionGroup, RecoveryPlan
+from drwave.models.limits import MAX_BODY_BYTES
+from drwave.models.plan import REGION_PATTERN, ProtectionGroup, RecoveryPlan
 
 API_TITLE = "drwave control plane"
 API_VERSION = "1"
-app = APIGatewayRestResolver(enable_validation=True)
+app = APIGatewayRestResolver(enable_validation=True, json_body_deserializer=parse_json)
+WRITES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 _deps: Dependencies | None = None
 
 Id = Annotated[str, Path(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$")]
 
 
 def _json(status: int, body: Any) -> Response[str]:
-    return Response(status_code=status, content_type="application/json", body=json.dumps(body))
+    """A JSON response; a versioned definition (Entity) also gets its ETag."""
+    headers = {"ETag": f'"{body.version}"'} if isinstance(body, Entity) else None
+    return Response(status_code=status, content_type="application/json", body=json.dumps(body), headers=headers)
+
+
+IfMatch = Annotated[str | None, Header(alias="If-Match", max_length=64)]
+
+
+def _expected(if_match: str | None) -> int | None:
+    """The version an If-Match names (`"3"`, `W/"3"`); None for `*` or no header; anything else matches nothing."""
+    if if_match is None or if_match.strip() == "*":
+        return None
+    tag = if_match.strip().removeprefix("W/").strip('"')
+    if not tag.isdigit() or len(tag) > 18:
+        raise PreconditionFailed(
+            f"If-Match: {if_match!r} is not an ETag this API issued",
+            [{"field": "If-Match", "reason": "is not an ETag this API issued"}],
+        )
+    return int(tag)
 
 
 def _plane() -> ControlPlane:
@@ -48,7 +78,8 @@ def _caller() -> Caller:
     raw = claims.get("cognito:groups") or ""
     groups = raw if isinstance(raw, list) else str(raw).strip("[]").replace(",", " ").split()
     role = role_from_groups(groups)
-    identity = str(claims.get("email") or claims.get("cognito:username") or claims.get("sub") or "")
+    # Immutable claims only: users may change their own email, which would rewrite who started or approved what.
+    identity = str(claims.get("cognito:username") or claims.get("sub") or "")
     if role is None or not identity:
         raise Forbidden("the caller belongs to none of the groups admin, operator, viewer")
     return Caller(identity, role)
@@ -94,13 +125,13 @@ def get_group(group_id: Id) -> Response[str]:
 
 
 @app.put("/protection-groups/<group_id>", summary="Replace a protection group")
-def update_group(group_id: Id, group: Annotated[ProtectionGroup, Body()]) -> Response[str]:
-    return _json(200, _plane().update_group(_caller(), group_id, group.to_wire()))
+def update_group(group_id: Id, group: Annotated[ProtectionGroup, Body()], if_match: IfMatch = None) -> Response[str]:
+    return _json(200, _plane().update_group(_caller(), group_id, group.to_wire(), _expected(if_match)))
 
 
 @app.delete("/protection-groups/<group_id>", summary="Delete a protection group no plan uses")
-def delete_group(group_id: Id) -> Response[str]:
-    return _json(200, _plane().delete_group(_caller(), group_id))
+def delete_group(group_id: Id, if_match: IfMatch = None) -> Response[str]:
+    return _json(200, _plane().delete_group(_caller(), group_id, _expected(if_match)))
 
 
 @app.get("/protection-groups/<group_id>/preview", summary="Servers the group resolves to right now")
@@ -127,13 +158,13 @@ def get_plan(plan_id: Id) -> Response[str]:
 
 
 @app.put("/recovery-plans/<plan_id>", summary="Replace a recovery plan (409 while it runs)")
-def update_plan(plan_id: Id, plan: Annotated[RecoveryPlan, Body()]) -> Response[str]:
-    return _json(200, _plane().update_plan(_caller(), plan_id, plan.to_wire()))
+def update_plan(plan_id: Id, plan: Annotated[RecoveryPlan, Body()], if_match: IfMatch = None) -> Response[str]:
+    return _json(200, _plane().update_plan(_caller(), plan_id, plan.to_wire(), _expected(if_match)))
 
 
 @app.delete("/recovery-plans/<plan_id>", summary="Delete a recovery plan (409 while it runs)")
-def delete_plan(plan_id: Id) -> Response[str]:
-    return _json(200, _plane().delete_plan(_caller(), plan_id))
+def delete_plan(plan_id: Id, if_match: IfMatch = None) -> Response[str]:
+    return _json(200, _plane().delete_plan(_caller(), plan_id, _expected(if_match)))
 
 
 @app.get("/recovery-plans/<plan_id>/preflight", summary="Pre-flight check: every problem, not just the first")
@@ -241,13 +272,15 @@ def get_account(account_id: AccountPath) -> Response[str]:
 
 
 @app.put("/target-accounts/<account_id>", summary="Replace a target account's registration")
-def update_account(account_id: AccountPath, account: Annotated[TargetAccount, Body()]) -> Response[str]:
-    return _json(200, _plane().update_account(_caller(), account_id, account.to_wire()))
+def update_account(
+    account_id: AccountPath, account: Annotated[TargetAccount, Body()], if_match: IfMatch = None
+) -> Response[str]:
+    return _json(200, _plane().update_account(_caller(), account_id, account.to_wire(), _expected(if_match)))
 
 
 @app.delete("/target-accounts/<account_id>", summary="Unregister a target account no group uses")
-def delete_account(account_id: AccountPath) -> Response[str]:
-    return _json(200, _plane().delete_account(_caller(), account_id))
+def delete_account(account_id: AccountPath, if_match: IfMatch = None) -> Response[str]:
+    return _json(200, _plane().delete_account(_caller(), account_id, _expected(if_match)))
 
 
 # --- DRS inventory ----------------------------------------------------------------------------------
@@ -256,7 +289,7 @@ def delete_account(account_id: AccountPath) -> Response[str]:
 @app.get("/source-servers", summary="DRS source servers with their replication state")
 def source_servers(
     account_id: Annotated[str | None, Query(alias="accountId", pattern=r"^\d{12}$")] = None,
-    region: Annotated[str | None, Query(pattern=r"^[a-z]{2}(-[a-z]+)+-\d$")] = None,
+    region: Annotated[str | None, Query(pattern=REGION_PATTERN)] = None,
 ) -> Response[str]:
     return _json(200, _plane().list_source_servers(_caller(), account_id, region))
 
@@ -276,9 +309,42 @@ def openapi_json() -> str:
     )
 
 
+def refuse_body(event: dict[str, Any]) -> ControlError | None:
+    """Why a request's body is refused before any route sees it (too large, not JSON), or None.
+
+    Powertools would parse a form or multipart body into the route's model: only JSON may start an execution.
+    """
+    body = event.get("body") or ""
+    size = len(body.encode("utf-8"))
+    if event.get("isBase64Encoded"):
+        size = size * 3 // 4  # the decoded size
+    if size > MAX_BODY_BYTES:
+        return PayloadTooLarge(
+            f"body: {size} bytes; the limit is {MAX_BODY_BYTES} bytes",
+            [{"field": "body", "reason": f"is larger than {MAX_BODY_BYTES} bytes"}],
+        )
+    if str(event.get("httpMethod", "")).upper() in WRITES and body.strip():
+        headers = {str(k).lower(): str(v) for k, v in (event.get("headers") or {}).items()}
+        media = headers.get("content-type", "").split(";")[0].strip().lower()
+        if media != "application/json" and not (media.startswith("application/") and media.endswith("+json")):
+            return UnsupportedMediaType(
+                f"Content-Type: {media or 'none'}; send the body as application/json",
+                [{"field": "Content-Type", "reason": "must be application/json"}],
+            )
+    return None
+
+
 @logger.inject_lambda_context(correlation_id_path="requestContext.requestId", clear_state=True)
 def handler(event: dict[str, Any], context: Any, deps: Dependencies | None = None) -> dict[str, Any]:
     """Entry point of the API function."""
     global _deps  # noqa: PLW0603 - the resolver is module-level; tests and the local server inject ports
     _deps = deps
+    refused = refuse_body(event)
+    if refused is not None:
+        return {
+            "statusCode": refused.status,
+            "multiValueHeaders": {"Content-Type": ["application/json"]},
+            "body": json.dumps(refused.body()),
+            "isBase64Encoded": False,
+        }
     return app.resolve(event, context)

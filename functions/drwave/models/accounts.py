@@ -6,7 +6,9 @@ import re
 
 from pydantic import Field, field_validator, model_validator
 
+from drwave.models import limits
 from drwave.models.base import Model
+from drwave.models.limits import Name, duplicates, listing
 from drwave.models.plan import AccountId, Region
 
 ROLE_NAME = re.compile(r"^[\w+=,.@-]{1,64}$")
@@ -18,11 +20,11 @@ class TargetAccount(Model):
     """A registered target account: the role drwave assumes there (name or full ARN) and the regions it may use."""
 
     account_id: AccountId
-    name: str = Field(min_length=1, max_length=256)
-    role_name: str | None = None  # None (and no roleArn): the stack's CROSS_ACCOUNT_ROLE_NAME
-    role_arn: str | None = None
-    external_id: str | None = None
-    regions: list[Region] = Field(min_length=1)
+    name: Name
+    role_name: str | None = Field(default=None, max_length=64)  # None (and no roleArn): the stack's default
+    role_arn: str | None = Field(default=None, max_length=limits.MAX_ARN)
+    external_id: str | None = Field(default=None, max_length=1224)
+    regions: list[Region] = Field(min_length=1, max_length=limits.MAX_REGIONS)
 
     @field_validator("role_name")
     @classmethod
@@ -41,9 +43,9 @@ class TargetAccount(Model):
     @field_validator("regions")
     @classmethod
     def _distinct_regions(cls, regions: list[str]) -> list[str]:
-        dupes = sorted({r for r in regions if regions.count(r) > 1})
+        dupes = duplicates(regions)
         if dupes:
-            raise ValueError(f"duplicate regions: {', '.join(dupes)}")
+            raise ValueError(f"duplicate regions: {listing(dupes)}")
         return regions
 
     @model_validator(mode="after")

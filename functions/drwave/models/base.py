@@ -31,6 +31,7 @@ class Model(BaseModel):
         alias_generator=to_camel,
         populate_by_name=True,
         extra="forbid",
+        allow_inf_nan=False,  # NaN and Infinity are never a meaningful duration, count or probability
         validate_assignment=False,
         frozen=False,
     )

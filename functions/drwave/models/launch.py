@@ -7,8 +7,9 @@ import re
 from enum import StrEnum
 from typing import Annotated
 
-from pydantic import Field, StringConstraints, field_validator
+from pydantic import Field, StrictBool, StringConstraints, field_validator
 
+from drwave.models import limits
 from drwave.models.base import Model
 
 SubnetId = Annotated[str, StringConstraints(pattern=r"^subnet-[0-9a-f]{8}([0-9a-f]{9})?$")]
@@ -53,7 +54,7 @@ class RecoveryMode(StrEnum):
 class Licensing(Model):
     """DRS Licensing: bring your own OS licence."""
 
-    os_byol: bool
+    os_byol: StrictBool
 
 
 class LaunchSettings(Model):
@@ -62,17 +63,17 @@ class LaunchSettings(Model):
     # DRS UpdateLaunchConfiguration (names and enums from the botocore `drs` model)
     launch_disposition: LaunchDisposition | None = None
     target_instance_type_right_sizing_method: RightSizingMethod | None = None
-    copy_private_ip: bool | None = None
-    copy_tags: bool | None = None
+    copy_private_ip: StrictBool | None = None
+    copy_tags: StrictBool | None = None
     licensing: Licensing | None = None
-    post_launch_enabled: bool | None = None
+    post_launch_enabled: StrictBool | None = None
     recovery_mode: RecoveryMode | None = None
     # EC2 launch template of the source server (DRS launches from its default version)
     subnet_id: SubnetId | None = None
     security_group_ids: list[SecurityGroupId] | None = Field(default=None, max_length=5)
-    instance_type: str | None = None
-    private_ip_address: str | None = None
-    tags: dict[str, str] | None = None
+    instance_type: str | None = Field(default=None, max_length=64)
+    private_ip_address: str | None = Field(default=None, max_length=15)
+    tags: dict[str, str] | None = Field(default=None, max_length=limits.MAX_TAGS)
 
     @field_validator("security_group_ids")
     @classmethod

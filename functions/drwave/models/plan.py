@@ -6,15 +6,22 @@ import re
 from enum import StrEnum
 from typing import Annotated
 
-from pydantic import Field, StringConstraints, field_validator, model_validator
+from pydantic import Field, StrictInt, StringConstraints, field_validator, model_validator
 
+from drwave.models import limits
 from drwave.models.base import Model
 from drwave.models.launch import LaunchSettings
+from drwave.models.limits import Name, OptionalName, TagKey, TagValue, Text, duplicates, listing
 
 SOURCE_SERVER_ID = re.compile(r"^s-[0-9a-zA-Z]{17}$")
 Identifier = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,127}$")]
 AccountId = Annotated[str, StringConstraints(pattern=r"^\d{12}$")]
-Region = Annotated[str, StringConstraints(pattern=r"^[a-z]{2}(-[a-z]+)+-\d$")]
+# An AWS Region name: partition prefix, direction, number (us-east-1, eu-central-2, us-gov-west-1, ap-southeast-7).
+REGION_PATTERN = (
+    r"^(us|eu|ap|sa|ca|me|af|il|mx|cn|us-gov|us-iso|us-isob|us-isof|eu-isoe|eusc)-"
+    r"(north|south|east|west|central|northeast|southeast|northwest|southwest|de)(-east|-west)?-[1-9]\d?$"
+)
+Region = Annotated[str, StringConstraints(pattern=REGION_PATTERN)]
 
 
 class ImpactLevel(StrEnum):
@@ -41,8 +48,8 @@ class ActionType(StrEnum):
 class ServerSelectionTag(Model):
     """One tag condition; all conditions of a group must match (AND)."""
 
-    key: str = Field(min_length=1)
-    value: str = Field(min_length=1)
+    key: TagKey
+    value: TagValue
 
 
 def normalise_tag(text: str) -> str:
@@ -54,14 +61,16 @@ class ProtectionGroup(Model):
     """A named set of DRS source servers, by explicit ids or by tag selector."""
 
     id: Identifier
-    name: str = Field(min_length=1, max_length=256)
+    name: Name
     account_id: AccountId | None = None
     region: Region = "us-east-1"
-    assume_role_name: str | None = None
-    source_server_ids: list[str] | None = None
-    server_selection_tags: list[ServerSelectionTag] | None = None
+    assume_role_name: str | None = Field(default=None, pattern=r"^[\w+=,.@-]{1,64}$")
+    source_server_ids: list[str] | None = Field(default=None, max_length=limits.MAX_GROUP_SERVERS)
+    server_selection_tags: list[ServerSelectionTag] | None = Field(default=None, max_length=limits.MAX_SELECTION_TAGS)
     launch_settings: LaunchSettings | None = None  # defaults for every server of the group
-    server_launch_overrides: dict[str, LaunchSettings] = Field(default_factory=dict)  # per source server id
+    server_launch_overrides: dict[str, LaunchSettings] = Field(
+        default_factory=dict, max_length=limits.MAX_GROUP_SERVERS
+    )  # per source server id
 
     @field_validator("source_server_ids")
     @classmethod
@@ -72,10 +81,10 @@ class ProtectionGroup(Model):
             raise ValueError("must list at least one source server id")
         bad = [i for i in ids if not SOURCE_SERVER_ID.match(i)]
         if bad:
-            raise ValueError(f"not DRS source server ids (s- + 17 alphanumerics): {', '.join(bad)}")
-        dupes = sorted({i for i in ids if ids.count(i) > 1})
+            raise ValueError(f"not DRS source server ids (s- + 17 alphanumerics): {listing(bad)}")
+        dupes = duplicates(ids)
         if dupes:
-            raise ValueError(f"duplicate source server ids: {', '.join(dupes)}")
+            raise ValueError(f"duplicate source server ids: {listing(dupes)}")
         return ids
 
     @model_validator(mode="after")
@@ -86,11 +95,12 @@ class ProtectionGroup(Model):
             raise ValueError("set exactly one of sourceServerIds or serverSelectionTags")
         bad = [k for k in self.server_launch_overrides if not SOURCE_SERVER_ID.match(k)]
         if bad:
-            raise ValueError(f"serverLaunchOverrides: keys must be source server ids: {', '.join(bad)}")
+            raise ValueError(f"serverLaunchOverrides: keys must be source server ids: {listing(bad)}")
         if self.source_server_ids is not None:
-            strangers = [k for k in self.server_launch_overrides if k not in self.source_server_ids]
+            members = set(self.source_server_ids)
+            strangers = [k for k in self.server_launch_overrides if k not in members]
             if strangers:
-                raise ValueError(f"serverLaunchOverrides: servers not in sourceServerIds: {', '.join(strangers)}")
+                raise ValueError(f"serverLaunchOverrides: servers not in sourceServerIds: {listing(strangers)}")
         return self
 
     def has_launch_settings(self) -> bool:
@@ -111,31 +121,37 @@ class WaveAction(Model):
     name: Identifier
     document_name: str = Field(min_length=3, max_length=128)
     type: ActionType = ActionType.COMMAND
-    parameters: dict[str, list[str]] = Field(default_factory=dict)
-    timeout_seconds: int = Field(default=600, ge=30, le=172800)
+    parameters: dict[
+        Annotated[str, StringConstraints(min_length=1, max_length=128)],
+        Annotated[
+            list[Annotated[str, StringConstraints(max_length=limits.MAX_PARAMETER_VALUE)]],
+            Field(max_length=limits.MAX_ACTION_PARAMETERS),
+        ],
+    ] = Field(default_factory=dict, max_length=limits.MAX_ACTION_PARAMETERS)
+    timeout_seconds: StrictInt = Field(default=600, ge=30, le=172800)
     on_failure: FailurePolicy = FailurePolicy.STOP
 
 
 class ApprovalGate(Model):
     """Pause before a wave until an operator approves, or time out."""
 
-    timeout_minutes: int = Field(default=60, ge=1, le=10080)
-    message: str = ""
+    timeout_minutes: StrictInt = Field(default=60, ge=1, le=10080)
+    message: Text = ""
 
 
 class Wave(Model):
     """A set of protection groups launched together once its dependencies have completed."""
 
     id: Identifier
-    name: str = ""
-    protection_group_ids: list[Identifier]
-    depends_on: list[Identifier] = Field(default_factory=list)
+    name: OptionalName = ""
+    protection_group_ids: list[Identifier] = Field(max_length=limits.MAX_WAVE_GROUPS)
+    depends_on: list[Identifier] = Field(default_factory=list, max_length=90)
     pause_before_wave: ApprovalGate | None = None
-    pre_actions: list[WaveAction] = Field(default_factory=list)
-    post_actions: list[WaveAction] = Field(default_factory=list)
+    pre_actions: list[WaveAction] = Field(default_factory=list, max_length=limits.MAX_WAVE_ACTIONS)
+    post_actions: list[WaveAction] = Field(default_factory=list, max_length=limits.MAX_WAVE_ACTIONS)
     default_impact: ImpactLevel = ImpactLevel.CRITICAL
-    server_impact: dict[str, ImpactLevel] = Field(default_factory=dict)
-    timeout_minutes: int = Field(default=240, ge=1, le=10080)
+    server_impact: dict[str, ImpactLevel] = Field(default_factory=dict, max_length=limits.MAX_GROUP_SERVERS)
+    timeout_minutes: StrictInt = Field(default=240, ge=1, le=10080)
     failure_policy: FailurePolicy = FailurePolicy.STOP
 
     @field_validator("protection_group_ids")
@@ -152,7 +168,7 @@ class Wave(Model):
     def _impact_keys_are_servers(cls, impact: dict[str, ImpactLevel]) -> dict[str, ImpactLevel]:
         bad = [k for k in impact if not SOURCE_SERVER_ID.match(k)]
         if bad:
-            raise ValueError(f"keys must be source server ids: {', '.join(bad)}")
+            raise ValueError(f"keys must be source server ids: {listing(bad)}")
         return impact
 
     def impact_of(self, source_server_id: str) -> ImpactLevel:
@@ -168,8 +184,8 @@ class RecoveryPlan(Model):
     """Waves forming an acyclic dependency graph."""
 
     id: Identifier
-    name: str = Field(min_length=1, max_length=256)
-    description: str = ""
+    name: Name
+    description: Text = ""
     # One save writes the header and every changed wave in one DynamoDB transaction (<= 100 items).
     waves: list[Wave] = Field(max_length=90)
 
@@ -178,9 +194,9 @@ class RecoveryPlan(Model):
         if not self.waves:
             raise ValueError("waves: a plan needs at least one wave")
         ids = [w.id for w in self.waves]
-        dupes = sorted({i for i in ids if ids.count(i) > 1})
+        dupes = duplicates(ids)
         if dupes:
-            raise ValueError(f"waves: duplicate wave ids: {', '.join(dupes)}")
+            raise ValueError(f"waves: duplicate wave ids: {listing(dupes)}")
         known = set(ids)
         for index, wave in enumerate(self.waves):
             unknown = [d for d in wave.depends_on if d not in known]
@@ -232,15 +248,15 @@ def find_cycle(edges: dict[str, list[str]]) -> list[str] | None:
 class PlanDocument(Model):
     """A plan file: the protection groups and the recovery plan that uses them."""
 
-    protection_groups: list[ProtectionGroup]
+    protection_groups: list[ProtectionGroup] = Field(max_length=limits.MAX_DOCUMENT_GROUPS)
     recovery_plan: RecoveryPlan
 
     @model_validator(mode="after")
     def _groups_resolve(self) -> PlanDocument:
         ids = [g.id for g in self.protection_groups]
-        dupes = sorted({i for i in ids if ids.count(i) > 1})
+        dupes = duplicates(ids)
         if dupes:
-            raise ValueError(f"protectionGroups: duplicate ids: {', '.join(dupes)}")
+            raise ValueError(f"protectionGroups: duplicate ids: {listing(dupes)}")
         try:
             self.recovery_plan.check_groups(set(ids))
         except ValueError as err:

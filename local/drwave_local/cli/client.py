@@ -16,6 +16,8 @@ from typing import Any
 
 import yaml
 
+from drwave_local.simulators.environment import load_yaml_text
+
 DEFAULT_URL = "http://127.0.0.1:8765"
 ROLE_HEADER = "X-Drwave-Role"
 USER_HEADER = "X-Drwave-User"
@@ -24,7 +26,7 @@ START_HINT = "start the local stack with `drwave serve` (or `make serve`), or po
 # Direct-invocation error codes that mean the caller's request was wrong (exit 2); the rest are failures (exit 1).
 CLIENT_ERROR_CODES = frozenset(
     {"INVALID_PARAMETER", "MISSING_PARAMETER", "INVALID_OPERATION", "FORBIDDEN", "NOT_FOUND", "CONFLICT"}
-    | {"PREFLIGHT_FAILED"}
+    | {"PREFLIGHT_FAILED", "PRECONDITION_FAILED", "PAYLOAD_TOO_LARGE", "UNSUPPORTED_MEDIA_TYPE"}
 )
 
 
@@ -146,7 +148,7 @@ class ApiClient:
 def load_file(path: Path) -> dict[str, Any]:
     """A YAML or JSON definition file, as a mapping."""
     try:
-        loaded = yaml.safe_load(path.read_text(encoding="utf-8"))
+        loaded = load_yaml_text(path.read_text(encoding="utf-8"))  # duplicate keys, deep nesting: refused
     except OSError as err:
         raise FileError(f"{path}: cannot read: {err.strerror}") from err
     except UnicodeDecodeError as err:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import math
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -33,6 +35,37 @@ class UsageError(Exception):
     """A command-line value is invalid."""
 
 
+def finite_float(text: str) -> float:
+    """An argparse type: a number that is neither infinite nor NaN (exit 2 otherwise, as any bad option)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a finite number")
+    return value
+
+
+def quiet_print(text: str) -> None:
+    """print, except that once the reader of stdout has gone (`| head`) the rest is dropped: the run goes on
+    and its exit code still tells how it ended."""
+    try:
+        print(text, flush=True)
+    except BrokenPipeError:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+
+
+def writable_file(path: Path | None, option: str) -> None:
+    """Refuse an output path that can never be written, before a whole rehearsal runs."""
+    if path is None:
+        return
+    if path.is_dir():
+        raise UsageError(f"{option}: {path} is a directory; name a file")
+    parent = next((p for p in path.parents if p.exists()), None)
+    if parent is not None and not parent.is_dir():
+        raise UsageError(f"{option}: {parent} is not a directory")
+
+
 def parse_faults(text: str | None) -> tuple[Faults, float]:
     """`duplicate=0.2,drop=0.1,delay=30,crash=0.05,lose-launch-results=0.3,seed=1` -> (Faults, loss rate)."""
     from drwave_local.runtime.router import Faults  # noqa: PLC0415 - see TYPE_CHECKING above
@@ -45,6 +78,8 @@ def parse_faults(text: str | None) -> tuple[Faults, float]:
             value = float(raw)
         except ValueError:
             raise UsageError(f"--faults: {key}: {raw!r} is not a number") from None
+        if not math.isfinite(value):
+            raise UsageError(f"--faults: {key}: {raw!r} is not a finite number")
         if key == "lose-launch-results":
             lose = value
         elif key in FAULT_KEYS:
@@ -74,7 +109,7 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--faults", help="e.g. duplicate=0.2,drop=0.1,delay=30,crash=0.05,lose-launch-results=0.3")
     run.add_argument(
         "--approve-after",
-        type=float,
+        type=finite_float,
         default=120.0,
         help="simulated seconds before an operator approves each gate (negative: never approve)",
     )
@@ -110,6 +145,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     from drwave_local.runtime.embedded import RuntimeStalled  # noqa: PLC0415
 
     try:
+        writable_file(args.report, "--report")
+        writable_file(args.log, "--log")
         if args.command == "demo":
             plan, environment = EXAMPLES / "retail-plan.yaml", EXAMPLES / "retail-environment.yaml"
             options = RehearsalOptions(report_path=args.report, log_path=args.log or Path("out/demo/handlers.log"))
@@ -124,13 +161,16 @@ def main(argv: Sequence[str] | None = None) -> int:
                 report_path=args.report,
                 log_path=args.log,
             )
-        report = rehearse(plan, environment, options)
+        report = rehearse(plan, environment, options, out=quiet_print)
     except (InputFileError, UsageError) as err:
         print(f"drwave: error: {err}", file=sys.stderr)
         return 2
     except RuntimeStalled as err:
         print(f"drwave: the rehearsal did not finish: {err}", file=sys.stderr)
         return 3
+    except BrokenPipeError:  # `drwave run ... | head`: the reader left; stay quiet at exit
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     if report["invariantViolations"] or report["groundTruthMismatches"]:
         print(
             "drwave: the rehearsal broke drwave's invariants (see INVARIANT VIOLATED / MISMATCH above)", file=sys.stderr

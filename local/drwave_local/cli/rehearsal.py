@@ -19,7 +19,7 @@ from drwave_local.cli.report import build_report, summary_table
 from drwave_local.runtime.embedded import LocalRuntime
 from drwave_local.runtime.invariants import check_invariants
 from drwave_local.runtime.router import Faults
-from drwave_local.simulators.environment import load_environment, load_plan_document
+from drwave_local.simulators.environment import load_environment, load_plan_document, problems_before_run
 
 PER_SERVER_LINES_UP_TO = 60
 PUBLISH_RETRY_SECONDS = 5.0  # how soon the simulated operator tries again after PutEvents refused a command
@@ -44,6 +44,8 @@ def rehearse(
     """Run the plan once against the simulated environment; print progress and return the report."""
     document = load_plan_document(plan_path)
     environment = load_environment(environment_path)
+    if (problems := problems_before_run(plan_path, document, environment)) is not None:
+        raise problems
     hostnames = {s.id: s.hostname for s in environment.source_servers if s.hostname}
     wall_start = time.perf_counter()
     runtime = LocalRuntime(

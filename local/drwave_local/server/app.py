@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import base64
 import json
+import math
 import os
 import signal
 import sys
@@ -32,7 +33,10 @@ from types import FrameType
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
+from drwave.control.errors import ControlError
+from drwave.control.wire import parse_json
 from drwave.models.execution import LaunchStatus, WaveStatus
+from drwave.models.limits import MAX_BODY_BYTES
 from drwave_local.cli.client import INVOKE_PREFIX, ROLE_HEADER, USER_HEADER
 from drwave_local.paths import EXAMPLES
 from drwave_local.simulators.environment import InputFileError, load_environment, load_plan_document
@@ -72,8 +76,36 @@ def _json(status: int, body: Any) -> Response:
     return status, {"Content-Type": "application/json"}, json.dumps(body).encode("utf-8")
 
 
-def _error(status: int, code: str, message: str) -> Response:
-    return _json(status, {"error": code, "message": message})
+def _error(status: int, code: str, message: str, field: str | None = None) -> Response:
+    body: dict[str, Any] = {"error": code, "message": message}
+    if field is not None:
+        body["details"] = [{"field": field, "reason": message.split(": ", 1)[-1]}]
+    return _json(status, body)
+
+
+WRITES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+# What a browser reports for a request a page of another site made (Fetch Metadata); "none" is a typed URL.
+CROSS_SITE = frozenset({"cross-site", "same-site"})
+
+
+def refuse_cross_site(method: str, headers: dict[str, str], own_origins: set[str]) -> Response | None:
+    """403 for a request a web page of another origin made, 415 for a write that is not JSON; None if neither.
+
+    A page in a browser can POST a form or text/plain body to 127.0.0.1 without a CORS preflight; it cannot send
+    application/json without one (which this server never grants), nor hide its Origin or Sec-Fetch-Site.
+    """
+    origin = headers.get("origin")
+    if origin is not None and origin.rstrip("/").lower() not in own_origins:
+        return _error(403, "FORBIDDEN", f"Origin: {origin} may not call the local stack (cross-site)", "Origin")
+    site = headers.get("sec-fetch-site", "").lower()
+    if site in CROSS_SITE:
+        return _error(403, "FORBIDDEN", f"Sec-Fetch-Site: {site} requests are refused", "Sec-Fetch-Site")
+    media = headers.get("content-type", "").split(";")[0].strip().lower()
+    if method in WRITES and media != "application/json":
+        return _error(
+            415, "UNSUPPORTED_MEDIA_TYPE", f"Content-Type: {media or 'none'}; send application/json", "Content-Type"
+        )
+    return None
 
 
 class _Server(ThreadingHTTPServer):
@@ -86,10 +118,22 @@ class _Handler(BaseHTTPRequestHandler):
     server_version = "drwave-local"
 
     def _dispatch(self) -> None:
-        length = int(self.headers.get("Content-Length") or 0)
-        body = self.rfile.read(length) if length > 0 else b""
-        headers = [(k, v) for k, v in self.headers.items()]
-        status, response_headers, payload = self.server.stack.handle(self.command, self.path, headers, body)
+        declared = (self.headers.get("Content-Length") or "0").strip()
+        if not declared.isdigit():
+            self.close_connection = True  # the body's end is unknown: this connection cannot carry another request
+            answer = _error(
+                400, "INVALID_PARAMETER", f"Content-Length: {declared[:40]!r} is not a byte count", "Content-Length"
+            )
+        elif int(declared) > MAX_BODY_BYTES:
+            self.close_connection = True  # not read: the rest of the stream is that body
+            answer = _error(
+                413, "PAYLOAD_TOO_LARGE", f"body: {declared} bytes; the limit is {MAX_BODY_BYTES} bytes", "body"
+            )
+        else:
+            body = self.rfile.read(int(declared)) if int(declared) > 0 else b""
+            headers = [(k, v) for k, v in self.headers.items()]
+            answer = self.server.stack.handle(self.command, self.path, headers, body)
+        status, response_headers, payload = answer
         self.send_response(status)
         for name, value in response_headers.items():
             if name.lower() not in ("content-length", "connection"):
@@ -177,6 +221,9 @@ class LocalStack:
         """One HTTP request -> the API handler or a direct invocation -> status, headers, body."""
         parts = urlsplit(raw_path)
         path = unquote(parts.path) or "/"
+        refused = refuse_cross_site(method, {k.lower(): v for k, v in headers}, self._own_origins())
+        if refused is not None:
+            return refused
         try:
             text = body.decode("utf-8") if body else None
         except UnicodeDecodeError:
@@ -188,6 +235,14 @@ class LocalStack:
         except Exception as err:
             self.out(f"internal error on {method} {path}: {err!r}\n{traceback.format_exc()}")
             return _error(500, "INTERNAL_ERROR", f"the local stack failed: {err!r}")
+
+    def _own_origins(self) -> set[str]:
+        """The origins a page served by this very server would send (the only ones allowed)."""
+        if self.server is None:
+            return set()
+        port = self.server.server_address[1]
+        hosts = {str(self.server.server_address[0]), self.options.host, "127.0.0.1", "localhost", "[::1]"}
+        return {f"http://{h}:{port}".lower() for h in hosts}
 
     def _api(self, method: str, path: str, query: str, headers: list[tuple[str, str]], body: str | None) -> Response:
         multi_query = parse_qs(query, keep_blank_values=True)
@@ -239,9 +294,9 @@ class LocalStack:
         if function not in FUNCTIONS:
             return _error(404, "NOT_FOUND", f"no function {function!r}; known: {', '.join(FUNCTIONS)}")
         try:
-            payload = json.loads(body or "null")
-        except ValueError as err:
-            return _error(400, "INVALID_PARAMETER", f"the payload is not valid JSON: {err}")
+            payload = parse_json(body or "null", "payload")  # deep nesting and huge integers: 400, not a crash
+        except ControlError as err:
+            return _json(err.status, err.body())
         from drwave.handlers import invoke  # noqa: PLC0415 - loaded with the runtime
         from drwave_local.runtime.embedded import _LambdaContext  # noqa: PLC0415
 
@@ -405,8 +460,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def main(args: argparse.Namespace) -> int:
     """`drwave serve`: 0 after a clean stop, 2 for a bad file or option, 1 if it cannot listen."""
-    if args.speed <= 0:
-        print(f"drwave: error: --speed: must be positive, got {args.speed:g}", file=sys.stderr)
+    if not math.isfinite(args.speed) or args.speed <= 0:
+        print(f"drwave: error: --speed: must be a positive number, got {args.speed:g}", file=sys.stderr)
+        return 2
+    if args.log is not None and args.log.is_dir():
+        print(f"drwave: error: --log: {args.log} is a directory; name a file", file=sys.stderr)
         return 2
     options = ServeOptions(
         environment=args.environment,

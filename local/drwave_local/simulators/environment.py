@@ -6,10 +6,14 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, StringConstraints, ValidationError, field_validator
 from pydantic.alias_generators import to_camel
+from yaml.constructor import ConstructorError
+from yaml.nodes import MappingNode, Node, ScalarNode
 
-from drwave.models.plan import PlanDocument
+from drwave.core.launch import validate_launch_settings
+from drwave.models.limits import MAX_INT_DIGITS, MAX_JSON_DEPTH, SHOWN, duplicates, listing
+from drwave.models.plan import PlanDocument, Region
 
 ServerId = Annotated[str, StringConstraints(pattern=r"^s-[0-9a-zA-Z]{17}$")]
 ReplicationState = Literal[
@@ -27,7 +31,7 @@ ReplicationState = Literal[
 
 
 class _Env(BaseModel):
-    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid")
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid", allow_inf_nan=False)
 
 
 class Timeline(_Env):
@@ -60,8 +64,8 @@ class Environment(_Env):
     """A simulated account+region."""
 
     account_id: Annotated[str, StringConstraints(pattern=r"^\d{12}$")] = "123456789012"
-    region: str = "us-east-1"
-    seed: int = 7
+    region: Region = "us-east-1"
+    seed: StrictInt = 7
     jitter: float = Field(default=0.15, ge=0, lt=1)
     job_start_delay_seconds: float = Field(default=5, ge=0)
     default_timeline: Timeline = Field(default_factory=Timeline)
@@ -71,10 +75,9 @@ class Environment(_Env):
     @field_validator("source_servers")
     @classmethod
     def _unique_ids(cls, servers: list[SourceServerSpec]) -> list[SourceServerSpec]:
-        ids = [s.id for s in servers]
-        dupes = sorted({i for i in ids if ids.count(i) > 1})
+        dupes = duplicates(s.id for s in servers)
         if dupes:
-            raise ValueError(f"source server ids listed more than once: {', '.join(dupes)}")
+            raise ValueError(f"source server ids listed more than once: {listing(dupes)}")
         return servers
 
 
@@ -82,9 +85,53 @@ class InputFileError(Exception):
     """A plan or environment file is unreadable or invalid; the message names file, field and reason."""
 
 
+class StrictLoader(yaml.SafeLoader):
+    """Safe YAML that refuses what a definition never needs: duplicate keys (the last would silently win),
+    integers of more than MAX_INT_DIGITS digits and nesting deeper than MAX_JSON_DEPTH levels."""
+
+    _depth = 0
+
+    def compose_node(self, parent: Node | None, index: int) -> Node | None:
+        """Count the nesting as the composer descends (it recurses once per level)."""
+        self._depth += 1
+        try:
+            if self._depth > MAX_JSON_DEPTH:
+                mark = self.peek_event().start_mark
+                raise ConstructorError(None, None, f"nests more than {MAX_JSON_DEPTH} levels deep", mark)
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+
+    def construct_mapping(self, node: MappingNode, deep: bool = False) -> dict[Any, Any]:
+        """A mapping, refusing a key written twice (merge keys `<<` may still be overridden)."""
+        seen: set[str] = set()
+        for key_node, _ in node.value:
+            if isinstance(key_node, ScalarNode) and key_node.tag != "tag:yaml.org,2002:merge":
+                if key_node.value in seen:
+                    duplicate = f"duplicate key {key_node.value!r}"
+                    raise ConstructorError("while reading a mapping", node.start_mark, duplicate, key_node.start_mark)
+                seen.add(key_node.value)
+        return super().construct_mapping(node, deep=deep)
+
+
+def _bounded_int(loader: StrictLoader, node: ScalarNode) -> Any:
+    digits = str(node.value).replace("_", "").lstrip("+-")
+    if len(digits) > MAX_INT_DIGITS:
+        raise ConstructorError(None, None, f"an integer of {len(digits)} digits is out of range", node.start_mark)
+    return loader.construct_yaml_int(node)
+
+
+StrictLoader.add_constructor("tag:yaml.org,2002:int", _bounded_int)
+
+
+def load_yaml_text(text: str) -> Any:
+    """YAML or JSON text through StrictLoader (yaml.YAMLError when it is not acceptable)."""
+    return yaml.load(text, Loader=StrictLoader)
+
+
 def _load_yaml(path: Path) -> Any:
     try:
-        return yaml.safe_load(path.read_text(encoding="utf-8"))
+        return load_yaml_text(path.read_text(encoding="utf-8"))
     except OSError as err:
         raise InputFileError(f"{path}: cannot read: {err.strerror}") from err
     except UnicodeDecodeError as err:
@@ -95,12 +142,39 @@ def _load_yaml(path: Path) -> Any:
 
 def _explain(path: Path, err: ValidationError) -> InputFileError:
     lines = []
-    for problem in err.errors():
+    problems = err.errors()
+    for problem in problems[:SHOWN]:  # one screen: the first ten and a count
         where = ".".join(str(p) for p in problem["loc"]) or "(top level)"
         got = problem.get("input")
         shown = f" (got {got!r})" if isinstance(got, str | int | float | bool) else ""
-        lines.append(f"{path}: {where}: {problem['msg']}{shown}")
+        lines.append(f"{path}: {where}: {problem['msg']}{shown[:200]}")
+    if len(problems) > SHOWN:
+        lines.append(f"{path}: and {len(problems) - SHOWN} more problems")
     return InputFileError("\n".join(lines))
+
+
+def problems_before_run(path: Path, document: PlanDocument, environment: Environment) -> InputFileError | None:
+    """What would only show once the rehearsal runs, found before it: plan servers the environment does not
+    simulate (an empty console otherwise) and launch settings that cannot apply to the servers they select."""
+    known = {s.id for s in environment.source_servers}
+    lines = []
+    for index, group in enumerate(document.protection_groups):
+        where = f"{path}: protectionGroups.{index}"
+        if group.source_server_ids is not None:
+            members = group.source_server_ids
+            missing = [s for s in members if s not in known]
+            if missing:
+                lines.append(f"{where}.sourceServerIds: not in the environment: {listing(missing)}")
+        else:
+            members = [s.id for s in environment.source_servers if group.selects(s.tags)]
+            if not members:
+                lines.append(f"{where}.serverSelectionTags: select no server of the environment")
+        if group.has_launch_settings():
+            lines.extend(f"{where}.{problem}" for problem in validate_launch_settings(group, members))
+    if not lines:
+        return None
+    more = [f"{path}: and {len(lines) - SHOWN} more problems"] if len(lines) > SHOWN else []
+    return InputFileError("\n".join(lines[:SHOWN] + more))
 
 
 def load_plan_document(path: Path) -> PlanDocument:
