@@ -6,11 +6,15 @@ STAMP  := $(VENV)/.installed
 
 .PHONY: demo serve test bench lint unit scenario clean
 
+# One line of set-up on the console; pip's own output goes to $(VENV)/install.log (shown only if it fails).
 $(STAMP): pyproject.toml
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
-	touch $(STAMP)
+	@echo "Setting up $(VENV) (first run or pyproject.toml changed; log: $(VENV)/install.log) ..."
+	@$(PYTHON) -m venv $(VENV)
+	@( $(BIN)/python -m pip install --disable-pip-version-check --upgrade pip \
+	   && $(BIN)/python -m pip install --disable-pip-version-check -e '.[dev]' ) > $(VENV)/install.log 2>&1 \
+	   || { tail -n 40 $(VENV)/install.log; echo "drwave: installing into $(VENV) failed (full log: $(VENV)/install.log)"; exit 1; }
+	@touch $(STAMP)
+	@echo "Ready."
 
 demo: $(STAMP)
 	$(BIN)/drwave demo

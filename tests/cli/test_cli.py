@@ -435,3 +435,39 @@ def test_clashing_fixed_ips_in_a_plan_file_are_a_usage_error_before_the_run(file
     out, err = capsys.readouterr()
     assert_usage_error(code, err, "protectionGroups.0.privateIpAddress", "10.0.0.5")
     assert out == ""
+
+
+def test_watch_lines_carry_the_stacks_clock_not_this_machines(capsys):
+    # GIVEN an execution view answered by a stack whose (simulated) clock reads 09:07:30
+    from drwave_local.cli.commands import _print_changes  # noqa: PLC0415
+
+    view = {
+        "executionId": "exec-1",
+        "status": "RUNNING",
+        "asOf": "2026-01-05T09:07:30.000Z",
+        "progress": {"waves": "0/1", "servers": "0/1"},
+        "waves": [
+            {"waveId": "w1", "status": "LAUNCHING", "reason": None, "servers": {"total": 1, "launched": 0, "failed": 0}}
+        ],
+    }
+    # WHEN the watch prints what changed
+    _print_changes(view, {})
+    # THEN every line is stamped with the stack's time, the same clock the server's log shows
+    lines = capsys.readouterr().out.splitlines()
+    assert lines
+    assert all(line.startswith("[09:07:30]") for line in lines)
+
+
+def test_a_group_in_another_region_than_the_environment_is_refused_and_a_missing_one_is_assumed(files, capsys):
+    # GIVEN the environment (us-east-1) and a plan whose group names another region
+    elsewhere = PLAN.replace("    name: App\n", "    name: App\n    region: eu-west-1\n")
+    plan, environment = files(plan=elsewhere)
+    # WHEN it is rehearsed THEN it is refused before it runs, naming the field and both regions
+    assert run(plan, environment) == 2
+    assert "protectionGroups.0.region: eu-west-1 is not the simulated environment's region us-east-1" in (
+        capsys.readouterr().err
+    )
+    # AND a group that names no region runs in the environment's, and the output says it was assumed
+    plan, environment = files()
+    assert run(plan, environment) == 0
+    assert "protection group pg-app: no region given; using the environment's us-east-1" in capsys.readouterr().out

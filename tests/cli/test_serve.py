@@ -373,3 +373,68 @@ def test_serve_refuses_a_speed_that_is_not_a_positive_finite_number(capsys, spee
 def test_serve_refuses_a_directory_as_its_log(tmp_path, capsys):
     assert main(["serve", "--log", str(tmp_path), "--port", "0"]) == 2
     assert "--log" in capsys.readouterr().err
+
+
+def test_apply_creates_then_updates_only_what_changed_in_the_file(start_stack, plan_file, capsys):
+    # GIVEN an empty local stack and the example plan file
+    stack = start_stack()
+    text = RETAIL_PLAN.read_text(encoding="utf-8")
+    # WHEN it is applied THEN every group and the plan are created
+    assert stack.cli("plans", "apply", "-f", str(RETAIL_PLAN)) == 0
+    out = capsys.readouterr().out
+    assert "protection group pg-identity: created" in out
+    assert "recovery plan retail-dr: created" in out
+    # WHEN it is applied again unchanged THEN nothing changes
+    assert stack.cli("plans", "apply", "-f", str(RETAIL_PLAN)) == 0
+    out = capsys.readouterr().out
+    assert "created" not in out
+    assert "updated" not in out
+    assert "recovery plan retail-dr: unchanged" in out
+    # WHEN one group's name is edited in the file THEN only that group is updated, naming the field
+    edited = plan_file(
+        text.replace("name: Identity and DNS (domain controllers)", "name: Identity services", 1), "edited.yaml"
+    )
+    assert edited.read_text(encoding="utf-8") != text
+    assert stack.cli("plans", "apply", "-f", str(edited)) == 0
+    out = capsys.readouterr().out
+    assert "protection group pg-identity: updated (name)" in out
+    assert "protection group pg-databases: unchanged" in out
+    assert stack.cli("groups", "get", "pg-identity", "--json") == 0
+    assert json.loads(capsys.readouterr().out)["name"] == "Identity services"
+
+
+FAILING_PLAN = """\
+protectionGroups:
+  - { id: pg-ok, name: OK, sourceServerIds: [s-0a1b2c3d4e5f60001] }
+  - { id: pg-bad, name: Bad, sourceServerIds: [s-0a1b2c3d4e5f60020] }
+recoveryPlan:
+  id: failing
+  name: A wave that fails
+  waves:
+    - { id: first, protectionGroupIds: [pg-ok] }
+    - { id: second, dependsOn: [first], protectionGroupIds: [pg-bad] }
+"""
+
+
+def test_a_failed_wave_is_retried_from_the_cli_as_a_new_execution(start_stack, plan_file, capsys):
+    # GIVEN a drill whose second wave failed (its only, critical, server fails to launch in this environment)
+    stack = start_stack(speed=100_000)
+    assert stack.cli("plans", "create", "-f", str(plan_file(FAILING_PLAN))) == 0
+    assert stack.cli("executions", "start", "failing", "--watch", "--interval", "0.05", "--role", "operator") == 3
+    capsys.readouterr()
+    assert stack.cli("executions", "list", "--json") == 0
+    [failed] = json.loads(capsys.readouterr().out)["items"]
+    # WHEN an operator retries the failed wave and watches it
+    code = stack.cli("executions", "retry", failed["executionId"], "second", "--watch", "--interval", "0.05")
+    # THEN a new execution ran only that wave (it fails again: the server still fails), retrying the first
+    out = capsys.readouterr().out
+    assert code == 3
+    assert f"retrying second of {failed['executionId']} as exec-" in out
+    assert stack.cli("executions", "list", "--json") == 0
+    items = json.loads(capsys.readouterr().out)["items"]
+    assert len(items) == 2
+    retry = next(i for i in items if i["executionId"] != failed["executionId"])
+    assert stack.cli("executions", "get", retry["executionId"], "--json") == 0
+    view = json.loads(capsys.readouterr().out)
+    assert view["retryOf"] == failed["executionId"]
+    assert [w["waveId"] for w in view["waves"]] == ["second"]

@@ -875,3 +875,11 @@ def test_viewers_do_not_see_target_accounts_external_ids(client: Api) -> None:
     assert "externalId" not in client.ok("GET", "/target-accounts/444455556666", role="viewer")
     assert all("externalId" not in a for a in client.ok("GET", "/target-accounts", role="operator")["items"])
     assert client.ok("GET", "/target-accounts/444455556666", role="admin")["externalId"] == "s3cr3t-ext"
+
+
+def test_a_group_that_names_no_region_takes_the_stacks_own_region(client):
+    # GIVEN a group definition without a region, sent to a stack deployed outside us-east-1
+    client.rt.deps.region = "eu-west-1"
+    body = {"id": "pg-noregion", "name": "No region", "sourceServerIds": ["s-0a1b2c3d4e5f60001"]}
+    # WHEN it is created THEN it is the stack's Region's, as the answer says, not a fixed default
+    assert client.ok("POST", "/protection-groups", body, status=201, role="admin")["region"] == "eu-west-1"

@@ -85,9 +85,9 @@ def test_gate_pauses_the_execution_until_approved(harness, two_waves, sid):
     # GIVEN app has an approval gate
     h = harness(two_waves([sid(1)], [sid(2)], pauseBeforeWave={"timeoutMinutes": 30, "message": "smoke test"}))
     h.invoke("advance_plan", db_completed(h))
-    # THEN the execution is PAUSED and the gate is announced
+    # THEN the execution waits for an approver (WAITING_APPROVAL) and the gate is announced
     execution = h.execution("exe-0001")
-    assert execution.status is ExecutionStatus.PAUSED
+    assert execution.status is ExecutionStatus.WAITING_APPROVAL
     assert execution.waves["app"].status is WaveStatus.WAITING_APPROVAL
     (waiting,) = h.bus.of("Wave Gate Waiting")
     assert (waiting["waveId"], waiting["message"]) == ("app", "smoke test")

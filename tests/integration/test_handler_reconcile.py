@@ -147,7 +147,7 @@ def test_tick_times_out_an_unapproved_gate(harness, one_wave, sid):
     # GIVEN a wave waiting for approval with a one-minute gate
     h = harness(one_wave([sid(1)], pauseBeforeWave={"timeoutMinutes": 1}))
     h.request("exe-0001")
-    assert h.execution("exe-0001").status is ExecutionStatus.PAUSED
+    assert h.execution("exe-0001").status is ExecutionStatus.WAITING_APPROVAL
     # WHEN the tick runs after the gate's timeout
     h.advance(60)
     h.tick()

@@ -218,9 +218,9 @@ def test_approval_gate_pauses_the_execution_until_an_operator_approves(scenario,
         assert opened.status is ExecutionStatus.RUNNING
         assert opened.waves["web"].status is WaveStatus.WAITING_APPROVAL
         assert opened.waves["reports"].status is WaveStatus.LAUNCHING
-        # AND once nothing else ran, it was PAUSED, with web not started and no DRS job for it
+        # AND once nothing else ran, it was WAITING_APPROVAL, with web not started and no DRS job for it
         paused = snapshots["reports-done"]
-        assert paused.status is ExecutionStatus.PAUSED
+        assert paused.status is ExecutionStatus.WAITING_APPROVAL
         assert kit.statuses(paused) == {
             "databases": WaveStatus.COMPLETED,
             "web": WaveStatus.WAITING_APPROVAL,

@@ -201,18 +201,18 @@ def gated(wave):
     return [wave("A", pause_before_wave=ApprovalGate(timeout_minutes=30, message="check the database"))]
 
 
-def test_gated_wave_waits_for_approval_and_pauses_the_execution(flow, gated, types, t0):
+def test_gated_wave_waits_for_approval_and_the_execution_shows_it_waits_for_an_approver(flow, gated, types, t0):
     # GIVEN a plan whose only wave is gated
     driver = flow(gated, started=False)
 
     # WHEN it starts
     decision = driver.start()
 
-    # THEN the wave waits, the execution is PAUSED, and the gate is announced with its deadline
+    # THEN the wave waits, the execution is WAITING_APPROVAL (not an operator's PAUSED), and the gate is announced
     assert driver.wave("A").status == WaveStatus.WAITING_APPROVAL
     assert driver.wave("A").gate_opened_at == t0
     assert driver.wave("A").started_at is None
-    assert driver.execution.status == ExecutionStatus.PAUSED
+    assert driver.execution.status == ExecutionStatus.WAITING_APPROVAL
     assert types(decision) == ["Execution Started", "Wave Gate Waiting"]
     gate = decision.events[1]
     assert isinstance(gate, WaveGateWaiting)
@@ -298,7 +298,7 @@ def test_gated_dependant_waits_for_approval_only_after_its_dependencies(flow, wa
     # THEN B's gate opens
     assert driver.wave("B").status == WaveStatus.WAITING_APPROVAL
     assert types(decision) == ["Wave Gate Waiting"]
-    assert driver.execution.status == ExecutionStatus.PAUSED
+    assert driver.execution.status == ExecutionStatus.WAITING_APPROVAL
 
 
 # --- pre/post actions ------------------------------------------------------------------------------------------

@@ -41,6 +41,7 @@ from drwave.core.preflight import PreflightReport, check_plan, claimed_servers, 
 from drwave.engine.loop import apply
 from drwave.engine.ports import Dependencies
 from drwave.models.accounts import TargetAccount
+from drwave.models.base import iso_z
 from drwave.models.events import (
     EventDetail,
     ExecutionCancelRequested,
@@ -142,10 +143,16 @@ class ControlPlane:
         found = self._group_entry(group_id)
         return Entity(found.value.to_wire(), found.version)
 
+    def _with_home_region(self, group: ProtectionGroup) -> ProtectionGroup:
+        """A group that names no region is the stack's own Region's (said in its answer), not a fixed default."""
+        if "region" not in group.model_fields_set:
+            group.region = self.deps.region
+        return group
+
     def create_group(self, caller: Caller, body: Any) -> Entity:
         """Create a group; 409 if the id is taken (checked by the write itself, not by an earlier read)."""
         caller.require(Permission.MANAGE)
-        group = _parse(ProtectionGroup, body)
+        group = self._with_home_region(_parse(ProtectionGroup, body))
         self._check_launch_settings(group)
         try:
             with translate_failures():
@@ -159,7 +166,7 @@ class ControlPlane:
         caller.require(Permission.MANAGE)
         what = f"protection group {group_id}"
         _check_version(what, self._group_entry(group_id), if_match)
-        group = _parse(ProtectionGroup, _same_id(body, "id", group_id))
+        group = self._with_home_region(_parse(ProtectionGroup, _same_id(body, "id", group_id)))
         self._check_launch_settings(group)
         version = _write(what, if_match, lambda: self.deps.store.put_group(group, expect=if_match, must_exist=True))
         return Entity(group.to_wire(), version)
@@ -393,7 +400,8 @@ class ControlPlane:
     def get_execution(self, caller: Caller, execution_id: str) -> dict[str, Any]:
         """An execution's status, waves, servers and progress."""
         caller.require(Permission.READ)
-        return execution_view(self._execution(execution_id))
+        # asOf: the stack's clock (simulated in the local runtime), so watchers stamp lines with the engine's time.
+        return execution_view(self._execution(execution_id)) | {"asOf": iso_z(self.deps.now())}
 
     def timeline(self, caller: Caller, execution_id: str) -> dict[str, Any]:
         """An execution's audit timeline."""

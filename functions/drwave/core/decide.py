@@ -304,14 +304,16 @@ def _only_gates_wait(exe: Execution) -> bool:
 
 
 def _refresh_status(ctx: _Ctx) -> None:
-    """Derive RUNNING / PAUSED / CANCELLING from the waves (terminal statuses are set explicitly)."""
+    """Derive RUNNING / WAITING_APPROVAL / PAUSED / CANCELLING from the waves (terminal ones are set explicitly)."""
     exe = ctx.exe
     if exe.status.terminal or exe.status is ExecutionStatus.PENDING:
         return
     if exe.halt == HALT_CANCEL:
         status = ExecutionStatus.CANCELLING
-    elif exe.paused_by or _only_gates_wait(exe):
+    elif exe.paused_by:
         status = ExecutionStatus.PAUSED
+    elif _only_gates_wait(exe):
+        status = ExecutionStatus.WAITING_APPROVAL
     else:
         status = ExecutionStatus.RUNNING
     if status is not exe.status:

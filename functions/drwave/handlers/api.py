@@ -72,6 +72,11 @@ def _plane() -> ControlPlane:
     return ControlPlane(_deps or default_dependencies())
 
 
+def _as_sent(model: ProtectionGroup) -> dict[str, Any]:
+    """The fields the caller sent (so the control plane can tell a default from a choice, e.g. the region)."""
+    return model.model_dump(mode="json", by_alias=True, exclude_unset=True)
+
+
 def _caller() -> Caller:
     """Identity and role from the Cognito authorizer's claims (the local server fills the same claims)."""
     claims = (app.current_event.request_context.authorizer.claims or {}) if app.current_event else {}
@@ -116,7 +121,7 @@ def list_groups() -> Response[str]:
 
 @app.post("/protection-groups", summary="Create a protection group")
 def create_group(group: Annotated[ProtectionGroup, Body()]) -> Response[str]:
-    return _json(201, _plane().create_group(_caller(), group.to_wire()))
+    return _json(201, _plane().create_group(_caller(), _as_sent(group)))
 
 
 @app.get("/protection-groups/<group_id>", summary="Get a protection group")
@@ -126,7 +131,7 @@ def get_group(group_id: Id) -> Response[str]:
 
 @app.put("/protection-groups/<group_id>", summary="Replace a protection group")
 def update_group(group_id: Id, group: Annotated[ProtectionGroup, Body()], if_match: IfMatch = None) -> Response[str]:
-    return _json(200, _plane().update_group(_caller(), group_id, group.to_wire(), _expected(if_match)))
+    return _json(200, _plane().update_group(_caller(), group_id, _as_sent(group), _expected(if_match)))
 
 
 @app.delete("/protection-groups/<group_id>", summary="Delete a protection group no plan uses")

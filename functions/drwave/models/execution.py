@@ -22,7 +22,8 @@ class ExecutionStatus(StrEnum):
 
     PENDING = "PENDING"
     RUNNING = "RUNNING"
-    PAUSED = "PAUSED"
+    WAITING_APPROVAL = "WAITING_APPROVAL"  # nothing runs but a wave's approval gate: waits for an approver
+    PAUSED = "PAUSED"  # an operator holds it: in-flight work finishes, no new wave opens until resumed
     CANCELLING = "CANCELLING"
     CANCELLED = "CANCELLED"
     COMPLETED = "COMPLETED"

@@ -13,13 +13,15 @@ import os
 import sys
 import time
 from collections.abc import Callable, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import yaml
+from pydantic import ValidationError
 
 from drwave.control.invoke import owner_of
+from drwave.models.plan import ProtectionGroup, RecoveryPlan
 from drwave_local.cli.client import (
     CLIENT_ERROR_CODES,
     ApiClient,
@@ -125,7 +127,8 @@ def _create_groups(client: ApiClient, args: argparse.Namespace, groups: Any) -> 
                 raise err.in_file(args.file, f"protectionGroups[{index}].") from None
             results.append({"id": group.get("id"), "result": "exists, kept"})
         if not args.json:
-            out(f"protection group {results[-1]['id']}: {results[-1]['result']}")
+            assumed = _assumed_region(group, client)
+            out(f"protection group {results[-1]['id']}: {results[-1]['result']}{assumed}")
     if args.json:
         out(as_json({"protectionGroups": results}))
     return 0
@@ -200,6 +203,80 @@ def plans_create(client: ApiClient, args: argparse.Namespace) -> int:
     except ApiError as err:
         raise err.in_file(args.file, prefix) from None
     return _show(args, created, lambda p: f"created recovery plan {_plan_line(p)}")
+
+
+def plans_apply(client: ApiClient, args: argparse.Namespace) -> int:
+    """drwave plans apply -f FILE: create or update a plan document's groups and plan; print what changed."""
+    body = load_file(args.file)
+    documents: list[tuple[str, str, Any, str]] = []  # (kind, path, body, where in the file)
+    if isinstance(body, dict) and "recoveryPlan" in body:
+        groups = body.get("protectionGroups") or []
+        if not isinstance(groups, list):
+            raise FileError(f"{args.file}: protectionGroups: must be a list")
+        documents += [
+            ("protection group", "/protection-groups", g, f"protectionGroups[{i}].") for i, g in enumerate(groups)
+        ]
+        documents.append(("recovery plan", "/recovery-plans", body["recoveryPlan"], "recoveryPlan."))
+    else:
+        documents.append(("recovery plan", "/recovery-plans", body, ""))
+    results = []
+    for kind, path, document, where in documents:
+        try:
+            result, changed = _apply_one(client, path, document)
+        except ApiError as err:
+            raise err.in_file(args.file, where) from None
+        results.append({"kind": kind, "id": document.get("id"), "result": result, "changed": changed})
+        if not args.json:
+            fields = f" ({', '.join(changed)})" if changed else ""
+            assumed = _assumed_region(document, client) if kind == "protection group" else ""
+            out(f"{kind} {document.get('id')}: {result}{fields}{assumed}")
+    if args.json:
+        out(as_json({"applied": results}))
+    return 0
+
+
+def _assumed_region(group: Any, client: ApiClient) -> str:
+    """A note when a file's group names no region: the stack put it in its own Region."""
+    if not isinstance(group, dict) or "region" in group or not isinstance(group.get("id"), str):
+        return ""
+    try:
+        region = client.get(f"/protection-groups/{group['id']}").get("region")
+    except ApiError:
+        return ""
+    return f" (no region in the file: the stack's own Region, {region}, was assumed)"
+
+
+def _apply_one(client: ApiClient, path: str, document: Any) -> tuple[str, list[str]]:
+    """Create the definition, or replace it if it differs; ("created" | "updated" | "unchanged", changed fields)."""
+    if not isinstance(document, dict) or not isinstance(document.get("id"), str):
+        client.post(path, document)  # the API names what is wrong with it
+        return "created", []
+    try:
+        current = client.get(f"{path}/{document['id']}")
+    except ApiError as err:
+        if err.code != "NOT_FOUND":
+            raise
+        client.post(path, document)
+        return "created", []
+    wanted, held = _normalized(path, document), _normalized(path, current)
+    if wanted is None:  # the file's definition is invalid: the API's answer to the replace names the field
+        client.put(f"{path}/{document['id']}", document)
+        return "updated", []
+    changed = sorted(k for k in set(wanted) | set(held or {}) if wanted.get(k) != (held or {}).get(k))
+    if not changed:
+        return "unchanged", []
+    client.put(f"{path}/{document['id']}", document)
+    return "updated", changed
+
+
+def _normalized(path: str, document: dict[str, Any]) -> dict[str, Any] | None:
+    """A definition as the model holds it (defaults filled in, server-side fields left out); None if invalid."""
+    model = RecoveryPlan if path == "/recovery-plans" else ProtectionGroup
+    fields = {f.alias or name for name, f in model.model_fields.items()} | set(model.model_fields)
+    try:
+        return model.model_validate({k: v for k, v in document.items() if k in fields}).to_wire()
+    except ValidationError:
+        return None
 
 
 def plans_update(client: ApiClient, args: argparse.Namespace) -> int:
@@ -353,7 +430,9 @@ def watch(client: ApiClient, execution_id: str, interval: float, raw: bool = Fal
 
 
 def _print_changes(view: dict[str, Any], seen: dict[str, Any]) -> None:
-    stamp = datetime.now().strftime("%H:%M:%S")  # the operator's wall clock
+    # The stack's clock (simulated locally, as the server's log lines are), not this machine's: one clock on screen.
+    as_of = view.get("asOf")
+    stamp = f"[{datetime.fromisoformat(as_of):%H:%M:%S}]" if as_of else datetime.now(UTC).strftime("[%H:%M:%S]")
     execution_id = view["executionId"]
     if seen.get("status") != view["status"]:
         progress = view["progress"]
@@ -388,6 +467,20 @@ def executions_approve(client: ApiClient, args: argparse.Namespace) -> int:
     """drwave executions approve ID WAVE"""
     done = client.post(f"/executions/{args.id}/waves/{args.wave}/approve")
     return _show(args, done, lambda d: f"{d['requested']}: {d['status']} for {d['executionId']}")
+
+
+def executions_retry(client: ApiClient, args: argparse.Namespace) -> int:
+    """drwave executions retry ID WAVE"""
+    started = client.post(f"/executions/{args.id}/waves/{args.wave}/retry")
+    if args.watch and not args.json:
+        waves = ", ".join(started["waveIds"])
+        out(f"retrying {waves} of {started['retryOf']} as {started['executionId']}")
+        return watch(client, started["executionId"], args.interval)
+    return _show(
+        args,
+        started,
+        lambda d: f"{d['status']}: {d['executionId']} retries {', '.join(d['waveIds'])} of {d['retryOf']}",
+    )
 
 
 def executions_timeline(client: ApiClient, args: argparse.Namespace) -> int:
@@ -501,6 +594,7 @@ def _definitions(commands: Any, leaf: _Leaves) -> None:
     leaf(sub, "list", plans_list, "list recovery plans")
     leaf(sub, "get", plans_get, "show one plan (YAML)").add_argument("id")
     file_arg(leaf(sub, "create", plans_create, "create a plan; a plan file also creates its missing groups"))
+    file_arg(leaf(sub, "apply", plans_apply, "create or update a plan file's groups and plan (idempotent)"))
     update = leaf(sub, "update", plans_update, "replace a plan")
     update.add_argument("id")
     file_arg(update)
@@ -530,7 +624,11 @@ def _executions(commands: Any, leaf: _Leaves) -> None:
     start.add_argument("--watch", action="store_true", help="follow it to its end")
     follow = leaf(sub, "watch", executions_watch, "follow an execution to its end (exit 3 if it does not complete)")
     follow.add_argument("id")
-    for parser in (start, follow):
+    retry = leaf(sub, "retry", executions_retry, "retry a failed wave and the waves it blocked, as a new execution")
+    retry.add_argument("id")
+    retry.add_argument("wave", help="the failed wave's id")
+    retry.add_argument("--watch", action="store_true", help="follow the new execution to its end")
+    for parser in (start, follow, retry):
         parser.add_argument("--interval", type=float, default=1.0, help="seconds between polls (default 1)")
     for action in ("pause", "resume", "cancel"):
         leaf(sub, action, _command(action), f"{action} an execution").add_argument("id")

@@ -27,12 +27,18 @@ class ProgressPrinter:
         self._per_server = per_server
         self._job_wave: dict[str, str] = {}
         self.now: Callable[[], datetime] = lambda: start
+        # (execution id, wave id) -> (server, why it failed) for each failed server; set by whoever can read state.
+        self.failures: Callable[[str, str], list[tuple[str, str]]] | None = None
 
     def __call__(self, bus: str, event: dict[str, Any]) -> None:
-        line = self._line(event["detail-type"], event["detail"], event.get("resources") or [])
+        detail = event["detail"]
+        line = self._line(event["detail-type"], detail, event.get("resources") or [])
         if line:
             stamp = "T+" + duration_text((self.now() - self._start).total_seconds())
             self._out(f"  {stamp:>10}  {line}")
+            if event["detail-type"] in ("Wave Failed", "Wave Completed") and self.failures is not None:
+                for server, why in self.failures(detail["executionId"], detail["waveId"]):
+                    self._out(f"  {'':>10}    ✘ {self._hostnames.get(server, server)}: {why}")
 
     def _line(self, kind: str, d: dict[str, Any], resources: list[str]) -> str | None:
         wave = f"{d.get('waveId', ''):<12}"

@@ -13,13 +13,21 @@ from pathlib import Path
 from typing import Any
 
 from drwave.adapters.publisher import PublishError
-from drwave.models.execution import ExecutionType
+from drwave.control.roles import Caller, Role
+from drwave.control.service import ControlPlane
+from drwave.models.execution import ExecutionType, LaunchStatus
 from drwave_local.cli.progress import ProgressPrinter
 from drwave_local.cli.report import build_report, summary_table
 from drwave_local.runtime.embedded import LocalRuntime
 from drwave_local.runtime.invariants import check_invariants
 from drwave_local.runtime.router import Faults
-from drwave_local.simulators.environment import load_environment, load_plan_document, problems_before_run
+from drwave_local.simulators.environment import (
+    InputFileError,
+    assume_environment_region,
+    load_environment,
+    load_plan_document,
+    problems_before_run,
+)
 
 PER_SERVER_LINES_UP_TO = 60
 PUBLISH_RETRY_SECONDS = 5.0  # how soon the simulated operator tries again after PutEvents refused a command
@@ -46,6 +54,8 @@ def rehearse(
     environment = load_environment(environment_path)
     if (problems := problems_before_run(plan_path, document, environment)) is not None:
         raise problems
+    for note in assume_environment_region(document, environment):
+        out(f"Note: {note}")
     hostnames = {s.id: s.hostname for s in environment.source_servers if s.hostname}
     wall_start = time.perf_counter()
     runtime = LocalRuntime(
@@ -60,7 +70,9 @@ def rehearse(
             per_server=len(environment.source_servers) <= PER_SERVER_LINES_UP_TO,
         )
         printer.now = runtime.clock.now
+        printer.failures = partial(_failed_servers, runtime)
         runtime.router.observers.append(printer)
+        _preflight(runtime, document.recovery_plan.id, out)
         if options.approve_gates_after_seconds is not None:
             delay = options.approve_gates_after_seconds
 
@@ -128,3 +140,29 @@ def _send_until_accepted(runtime: LocalRuntime, command: Callable[[], Any]) -> N
         runtime.clock.call_later(
             PUBLISH_RETRY_SECONDS, partial(_send_until_accepted, runtime, command), label="operator"
         )
+
+
+def _preflight(runtime: LocalRuntime, plan_id: str, out: Callable[[str], None]) -> None:
+    """The API's pre-flight on the installed plan: problems refuse the rehearsal (as they would refuse a start)."""
+    report = ControlPlane(runtime.deps).preflight(Caller("local-cli", Role.ADMIN), plan_id)
+    servers = sum(len(ids) for ids in report.wave_servers.values())
+    if not report.ok:
+        lines = [f"pre-flight: {p.message}" for p in report.problems]
+        shown = lines[:10] + ([f"pre-flight: and {len(lines) - 10} more problems"] if len(lines) > 10 else [])
+        raise InputFileError("\n".join(shown))
+    notes = f"; {len(report.warnings)} warning(s)" if report.warnings else ""
+    out(f"Pre-flight: OK ({len(report.wave_servers)} waves, {servers} servers{notes})")
+    for warning in report.warnings:
+        out(f"  warning: {warning.message}")
+
+
+def _failed_servers(runtime: LocalRuntime, execution_id: str, wave_id: str) -> list[tuple[str, str]]:
+    """Each failed server of a wave and the reason DRS gave (from the job log), for the console."""
+    wave = runtime.execution(execution_id).waves.get(wave_id)
+    if wave is None:
+        return []
+    return [
+        (s.source_server_id, s.error or "no reason recorded")
+        for s in wave.servers.values()
+        if s.launch_status is LaunchStatus.FAILED
+    ]

@@ -147,7 +147,7 @@ def _explain(path: Path, err: ValidationError) -> InputFileError:
         where = ".".join(str(p) for p in problem["loc"]) or "(top level)"
         got = problem.get("input")
         shown = f" (got {got!r})" if isinstance(got, str | int | float | bool) else ""
-        lines.append(f"{path}: {where}: {problem['msg']}{shown[:200]}")
+        lines.append(f"{path}: {where}: {str(problem['msg']).removeprefix('Value error, ')}{shown[:200]}")
     if len(problems) > SHOWN:
         lines.append(f"{path}: and {len(problems) - SHOWN} more problems")
     return InputFileError("\n".join(lines))
@@ -160,6 +160,10 @@ def problems_before_run(path: Path, document: PlanDocument, environment: Environ
     lines = []
     for index, group in enumerate(document.protection_groups):
         where = f"{path}: protectionGroups.{index}"
+        if "region" in group.model_fields_set and group.region != environment.region:
+            lines.append(
+                f"{where}.region: {group.region} is not the simulated environment's region {environment.region}"
+            )
         if group.source_server_ids is not None:
             members = group.source_server_ids
             missing = [s for s in members if s not in known]
@@ -175,6 +179,16 @@ def problems_before_run(path: Path, document: PlanDocument, environment: Environ
         return None
     more = [f"{path}: and {len(lines) - SHOWN} more problems"] if len(lines) > SHOWN else []
     return InputFileError("\n".join(lines[:SHOWN] + more))
+
+
+def assume_environment_region(document: PlanDocument, environment: Environment) -> list[str]:
+    """Groups that name no region run in the environment's: set it, and say so (one line per group)."""
+    notes = []
+    for group in document.protection_groups:
+        if "region" not in group.model_fields_set:
+            group.region = environment.region
+            notes.append(f"protection group {group.id}: no region given; using the environment's {environment.region}")
+    return notes
 
 
 def load_plan_document(path: Path) -> PlanDocument:
