@@ -10,7 +10,7 @@ export interface GraphWave {
   gated: boolean;
 }
 
-const WIDTH = 176;
+const WIDTH = 232;
 const HEIGHT = 58;
 
 export function waveGraph(waves: GraphWave[]): SVGElement {
@@ -51,8 +51,8 @@ export function waveGraph(waves: GraphWave[]): SVGElement {
         "g",
         { class: `node st-${wave.status.toLowerCase()}`, "data-wave": wave.waveId, "data-status": wave.status },
         s("rect", { x, y, width: WIDTH, height: HEIGHT, rx: 6 }),
-        s("text", { x: x + 10, y: y + 22, class: "node-id" }, clip(wave.gated ? `⏸ ${label}` : label)),
-        s("text", { x: x + 10, y: y + 44, class: "node-status" }, wave.status.replaceAll("_", " ")),
+        s("text", { x: x + 10, y: y + 22, class: "node-id" }, clip(label)),
+        s("text", { x: x + 10, y: y + 44, class: "node-status" }, `${wave.status.replaceAll("_", " ")}${wave.gated && wave.status === "PENDING" ? " · gated" : ""}`),
       ),
     );
   }
@@ -60,5 +60,5 @@ export function waveGraph(waves: GraphWave[]): SVGElement {
 }
 
 function clip(text: string): string {
-  return text.length > 22 ? `${text.slice(0, 21)}…` : text;
+  return text.length > 27 ? `${text.slice(0, 26)}…` : text;
 }

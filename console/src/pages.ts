@@ -280,7 +280,7 @@ export function executionPage(main: HTMLElement, executionId: string): Page {
 }
 
 function fact(name: string, value: Node | string): HTMLElement[] {
-  return [h("dt", {}, name), h("dd", {}, value)];
+  return [h("div", { class: "fact" }, h("dt", {}, name), h("dd", {}, value))];
 }
 
 function waveSection(wave: Json, retry: boolean, executionId: string): HTMLElement {

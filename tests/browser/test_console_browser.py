@@ -39,7 +39,9 @@ CHROMIUM_ARGS = [
     "--disable-quic",
 ]
 
-sync_api = pytest.importorskip("playwright.sync_api", reason="the console's browser tests need `pip install playwright`")
+sync_api = pytest.importorskip(
+    "playwright.sync_api", reason="the console's browser tests need `pip install playwright`"
+)
 pytestmark = [
     pytest.mark.browser,
     pytest.mark.skipif(
@@ -161,6 +163,8 @@ def test_operator_runs_the_example_drill_from_the_page_and_approves_the_gate(sta
     approve = page.get_by_role("button", name="Approve wave web")
     approve.wait_for(timeout=60_000)
     sync_api.expect(page.locator(".gate")).to_contain_text("smoke tests")
+    OUT.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(OUT / "gate.png"))
     approve.click()
     # THEN the execution ends COMPLETED_WITH_WARNINGS, and the failed optional server shows its reason
     summary = page.locator("#summary")
@@ -179,7 +183,6 @@ def test_operator_runs_the_example_drill_from_the_page_and_approves_the_gate(sta
     sync_api.expect(page.get_by_role("button", name="Terminate recovery instances")).to_be_visible()
     assert page.get_by_role("button", name="Pause").count() == 0
     assert page.evaluate("window.__loadedOnce") is True
-    OUT.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(OUT / "execution.png"), full_page=True)
 
 
@@ -294,4 +297,3 @@ def other_origin_page(target: str, execution_id: str) -> _Attacker:
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     return _Attacker(server, thread)
-

@@ -82,7 +82,7 @@ class Console:
             "planName": plan.name,
             "summary": summary,
             "waves": waves,
-            "actions": self._actions(caller, summary, waves),
+            "actions": allowed_actions(caller, summary, waves),
             "asOf": iso_z(self.deps.now()),
             "etag": view_etag(view, caller),
         }
@@ -112,28 +112,30 @@ class Console:
             ]
         }
 
-    @staticmethod
-    def _actions(caller: Caller, summary: dict[str, Any] | None, waves: list[dict[str, Any]]) -> dict[str, Any]:
-        """The operator actions the caller may take now; none until the execution is projected."""
-        if summary is None:
-            return {"pause": False, "resume": False, "cancel": False, "approve": [], "retry": [], "terminate": False}
-        status = ExecutionStatus(summary["status"])
-        recovery = summary.get("executionType") == ExecutionType.RECOVERY.value
-        control = caller.may(Permission.CONTROL) and status in _CONTROLLABLE
-        start = caller.may(Permission.START_RECOVERY if recovery else Permission.START_DRILL)
-        terminate = caller.may(Permission.TERMINATE_RECOVERY if recovery else Permission.TERMINATE_DRILL)
 
-        def with_status(wanted: WaveStatus) -> list[str]:
-            return [w["waveId"] for w in waves if (w["state"] or {}).get("status") == wanted.value]
+def allowed_actions(caller: Caller, summary: dict[str, Any] | None, waves: list[dict[str, Any]]) -> dict[str, Any]:
+    """The operator actions the caller may take now; none until the execution is projected."""
+    if summary is None:
+        return {"pause": False, "resume": False, "cancel": False, "approve": [], "retry": [], "terminate": False}
+    status = ExecutionStatus(summary["status"])
+    recovery = summary.get("executionType") == ExecutionType.RECOVERY.value
+    control = caller.may(Permission.CONTROL) and status in _CONTROLLABLE
+    start = caller.may(Permission.START_RECOVERY if recovery else Permission.START_DRILL)
+    terminate = caller.may(Permission.TERMINATE_RECOVERY if recovery else Permission.TERMINATE_DRILL)
 
-        return {
-            "pause": control and status is not ExecutionStatus.PAUSED,
-            "resume": control and status is ExecutionStatus.PAUSED,
-            "cancel": control,
-            "approve": with_status(WaveStatus.WAITING_APPROVAL) if control else [],
-            "retry": with_status(WaveStatus.FAILED) if start and status.terminal else [],
-            "terminate": terminate and status.terminal and summary.get("serversLaunched", 0) > 0,
-        }
+    def with_status(wanted: WaveStatus) -> list[str]:
+        return [w["waveId"] for w in waves if (w["state"] or {}).get("status") == wanted.value]
+
+    # PAUSED also means "only approval gates wait" (core/decide.py): an operator's hold is the one with pausedBy.
+    held = bool(summary.get("pausedBy"))
+    return {
+        "pause": control and not held,
+        "resume": control and held,
+        "cancel": control,
+        "approve": with_status(WaveStatus.WAITING_APPROVAL) if control else [],
+        "retry": with_status(WaveStatus.FAILED) if start and status.terminal else [],
+        "terminate": terminate and status.terminal and summary.get("serversLaunched", 0) > 0,
+    }
 
 
 def view_etag(view: dict[str, Any], caller: Caller) -> str:
