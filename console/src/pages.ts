@@ -216,7 +216,10 @@ export function executionPage(main: HTMLElement, executionId: string): Page {
     const facts = h(
       "dl",
       { class: "facts" },
-      ...fact("Status", badge(summary.status ?? "PENDING")),
+      ...fact(
+        "Status",
+        h("span", {}, badge(summary.status ?? "PENDING"), summary.status === "PAUSED" && !summary.pausedBy ? " only approval gates wait" : ""),
+      ),
       ...fact("Plan", `${view.planName} (${view.planId})`),
       ...fact("Type", summary.executionType ?? "—"),
       ...fact("Started by", summary.startedBy ?? "—"),
