@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo serve test bench lint unit scenario clean
+.PHONY: demo serve test bench lint unit scenario console browser clean
 
 # One line of set-up on the console; pip's own output goes to $(VENV)/install.log (shown only if it fails).
 $(STAMP): pyproject.toml
@@ -41,6 +41,14 @@ lint: $(STAMP)
 	$(BIN)/ruff check functions local tests
 	$(BIN)/ruff format --check functions local tests
 	$(BIN)/mypy
+
+# Rebuild the committed web console bundle (local/drwave_local/server/console_dist) from console/: needs Node.js 20.
+console:
+	cd console && npm ci && npm run build
+
+# The console in headless Chromium (apt-get install chromium; pip install playwright: a driver, no browser download).
+browser: $(STAMP)
+	$(BIN)/python -m pytest tests/browser tests/contracts/test_console_bundle.py
 
 clean:
 	rm -rf $(VENV) out .pytest_cache .mypy_cache .ruff_cache

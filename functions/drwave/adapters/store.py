@@ -497,6 +497,13 @@ class DynamoStore:
                 view["servers"].setdefault(wave_id, {})[server_id] = doc
         return view
 
+    def load_view_row(self, execution_id: str, sk: str) -> dict[str, Any] | None:
+        """One read-model row (e.g. SUMMARY) with its "sourceVersion", or None if not projected yet."""
+        item = self._get_item(_key(view_pk(execution_id), sk))
+        if item is None:
+            return None
+        return {**json.loads(item["doc"]["S"]), "sourceVersion": int(item["sourceVersion"]["N"])}
+
     # --- capacity ledger --------------------------------------------------------------------------------
 
     def load_ledger(self, account_id: str, region: str) -> CapacityLedger:

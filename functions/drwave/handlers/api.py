@@ -16,6 +16,7 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValida
 from aws_lambda_powertools.event_handler.openapi.models import HTTPBearer
 from aws_lambda_powertools.event_handler.openapi.params import Body, Header, Path, Query
 
+from drwave.control.console import Console, permissions
 from drwave.control.errors import (
     ControlError,
     Forbidden,
@@ -297,6 +298,47 @@ def source_servers(
     region: Annotated[str | None, Query(pattern=REGION_PATTERN)] = None,
 ) -> Response[str]:
     return _json(200, _plane().list_source_servers(_caller(), account_id, region))
+
+
+# --- console read model (functions/drwave/control/console.py) ---------------------------------------
+
+
+@app.get("/console/identity", summary="The caller's identity, role and what the role may do")
+def console_identity() -> Response[str]:
+    return _json(200, permissions(_caller()))
+
+
+@app.get("/console/executions", summary="Executions newest first, each with its projected status summary")
+def console_executions(
+    status: Annotated[ExecutionStatus | None, Query()] = None,
+    plan_id: Annotated[str | None, Query(alias="planId")] = None,
+    execution_type: Annotated[ExecutionType | None, Query(alias="executionType")] = None,
+    limit: Annotated[int, Query(ge=1, le=100)] = 50,
+    next_token: Annotated[str | None, Query(alias="nextToken", max_length=2048)] = None,
+) -> Response[str]:
+    query = {"status": status, "planId": plan_id, "executionType": execution_type, "limit": limit}
+    query["nextToken"] = next_token
+    page = Console(_deps or default_dependencies()).executions(
+        _caller(), {k: v for k, v in query.items() if v is not None}
+    )
+    return _json(200, page)
+
+
+@app.get("/console/executions/<execution_id>", summary="An execution's read model, wave graph and allowed actions")
+def console_execution(
+    execution_id: Id,
+    if_none_match: Annotated[str | None, Header(alias="If-None-Match", max_length=64)] = None,
+) -> Response[str]:
+    view = Console(_deps or default_dependencies()).execution(_caller(), execution_id)
+    headers = {"ETag": view["etag"], "Cache-Control": "no-cache", "X-Drwave-As-Of": view["asOf"]}
+    if if_none_match is not None and if_none_match.strip().removeprefix("W/") == view["etag"]:
+        return Response(status_code=304, body="", headers=headers)
+    return Response(status_code=200, content_type="application/json", body=json.dumps(view), headers=headers)
+
+
+@app.get("/console/capacity", summary="DRS capacity in use per account and Region")
+def console_capacity() -> Response[str]:
+    return _json(200, Console(_deps or default_dependencies()).capacity(_caller()))
 
 
 @app.get("/openapi.json", summary="This API's OpenAPI document")

@@ -39,6 +39,7 @@ from drwave.models.execution import LaunchStatus, WaveStatus
 from drwave.models.limits import MAX_BODY_BYTES
 from drwave_local.cli.client import INVOKE_PREFIX, ROLE_HEADER, USER_HEADER
 from drwave_local.paths import EXAMPLES
+from drwave_local.server.console import is_console_path, static_response
 from drwave_local.simulators.environment import InputFileError, load_environment, load_plan_document
 
 if TYPE_CHECKING:  # imported when the stack starts: the CLI imports this module for its options only
@@ -221,6 +222,8 @@ class LocalStack:
         """One HTTP request -> the API handler or a direct invocation -> status, headers, body."""
         parts = urlsplit(raw_path)
         path = unquote(parts.path) or "/"
+        if is_console_path(method, path):
+            return static_response(path)
         refused = refuse_cross_site(method, {k.lower(): v for k, v in headers}, self._own_origins())
         if refused is not None:
             return refused
@@ -383,7 +386,7 @@ class LocalStack:
         """What `drwave serve` prints once it listens."""
         env, options = self.environment, self.options
         lines = [
-            f"drwave local stack listening on {self.url}",
+            f"drwave local stack listening on {self.url} (web console: {self.url}/)",
             f"  environment: {options.environment} (account {env.account_id}, {env.region}, "
             f"{len(env.source_servers)} source servers)",
         ]
