@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo serve test bench lint unit scenario console browser clean
+.PHONY: demo serve test bench lint unit scenario console browser chromium clean
 
 # One line of set-up on the console; pip's own output goes to $(VENV)/install.log (shown only if it fails).
 $(STAMP): pyproject.toml
@@ -23,7 +23,17 @@ demo: $(STAMP)
 serve: $(STAMP)
 	$(BIN)/drwave serve --plan examples/retail-plan.yaml $(SERVE_ARGS)
 
-test: $(STAMP)
+# Debian's Chromium for the browser tests (tests/browser). Installed when missing and we are root; elsewhere the
+# browser tests skip, saying why. With CI=true a missing Chromium is an error, not a skip.
+chromium:
+	@test -x /usr/bin/chromium || { \
+	  if [ "$$(id -u)" = 0 ]; then echo "Installing Debian's chromium for the browser tests ..."; \
+	    ( apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium ) > $(VENV)/chromium.log 2>&1 \
+	    || { tail -n 20 $(VENV)/chromium.log; echo "drwave: installing chromium failed"; exit 1; }; \
+	  elif [ -n "$$CI" ]; then echo "drwave: CI needs /usr/bin/chromium (apt-get install chromium)"; exit 1; \
+	  else echo "note: /usr/bin/chromium is missing: the browser tests will be skipped (apt-get install chromium)"; fi; }
+
+test: $(STAMP) chromium
 	$(BIN)/ruff check functions local tests
 	$(BIN)/mypy
 	$(BIN)/python -m pytest
@@ -47,7 +57,7 @@ console:
 	cd console && npm ci && npm run build
 
 # The console in headless Chromium (apt-get install chromium; pip install playwright: a driver, no browser download).
-browser: $(STAMP)
+browser: $(STAMP) chromium
 	$(BIN)/python -m pytest tests/browser tests/contracts/test_console_bundle.py
 
 clean:

@@ -8,7 +8,7 @@ import type { Page } from "./main";
 const EXECUTION_POLL_MS = 1000;
 const LIST_POLL_MS = 2000;
 const MAX_BACKOFF_MS = 5000;
-const STATUSES = ["PENDING", "RUNNING", "PAUSED", "CANCELLING", "CANCELLED", "COMPLETED", "COMPLETED_WITH_WARNINGS", "FAILED"];
+const STATUSES = ["PENDING", "RUNNING", "WAITING_APPROVAL", "PAUSED", "CANCELLING", "CANCELLED", "COMPLETED", "COMPLETED_WITH_WARNINGS", "FAILED"];
 
 type Json = Record<string, any>;
 
@@ -218,7 +218,7 @@ export function executionPage(main: HTMLElement, executionId: string): Page {
       { class: "facts" },
       ...fact(
         "Status",
-        h("span", {}, badge(summary.status ?? "PENDING"), summary.status === "PAUSED" && !summary.pausedBy ? " only approval gates wait" : ""),
+        h("span", {}, badge(summary.status ?? "PENDING"), summary.status === "WAITING_APPROVAL" ? " an approval gate waits for an approver" : ""),
       ),
       ...fact("Plan", `${view.planName} (${view.planId})`),
       ...fact("Type", summary.executionType ?? "—"),

@@ -22,7 +22,9 @@ from drwave.models.base import iso_z
 from drwave.models.execution import ExecutionStatus, ExecutionType, WaveStatus
 from drwave.models.plan import RecoveryPlan
 
-_CONTROLLABLE = frozenset({ExecutionStatus.PENDING, ExecutionStatus.RUNNING, ExecutionStatus.PAUSED})
+_CONTROLLABLE = frozenset(
+    {ExecutionStatus.PENDING, ExecutionStatus.RUNNING, ExecutionStatus.WAITING_APPROVAL, ExecutionStatus.PAUSED}
+)
 
 
 def permissions(caller: Caller) -> dict[str, Any]:
@@ -126,7 +128,7 @@ def allowed_actions(caller: Caller, summary: dict[str, Any] | None, waves: list[
     def with_status(wanted: WaveStatus) -> list[str]:
         return [w["waveId"] for w in waves if (w["state"] or {}).get("status") == wanted.value]
 
-    # PAUSED also means "only approval gates wait" (core/decide.py): an operator's hold is the one with pausedBy.
+    # Only an operator's hold (PAUSED, pausedBy set) is resumed; WAITING_APPROVAL waits for an approver instead.
     held = bool(summary.get("pausedBy"))
     return {
         "pause": control and not held,
