@@ -73,7 +73,7 @@ def wait_for(url: str, execution_id: str, wanted: set[str]) -> dict[str, Any]:
 def test_execution_view_is_the_projection_with_graph_actions_and_etag(url):
     # GIVEN a drill waiting at the web wave's gate
     execution_id = start_drill(url)
-    view = wait_for(url, execution_id, {"PAUSED"})
+    view = wait_for(url, execution_id, {"WAITING_APPROVAL"})
     # THEN the view has the plan's wave graph with each wave's projected state and servers
     waves = {w["waveId"]: w for w in view["waves"]}
     assert waves["web"]["dependsOn"] == ["orders", "payments"] and waves["web"]["gate"]["timeoutMinutes"] == 30
@@ -95,7 +95,7 @@ def test_execution_view_is_the_projection_with_graph_actions_and_etag(url):
 def test_executions_list_newest_first_with_summaries_and_capacity(url):
     # GIVEN a drill of the retail plan
     first = start_drill(url)
-    wait_for(url, first, {"PAUSED"})
+    wait_for(url, first, {"WAITING_APPROVAL"})
     # WHEN the console lists executions of the plan
     status, _, body = request(url, "/console/executions?planId=retail-dr&executionType=DRILL", role="viewer")
     items = json.loads(body)["items"]
