@@ -7,6 +7,7 @@ from pydantic import Field, StrictBool
 from drwave.models.base import Model
 from drwave.models.execution import ExecutionStatus, ExecutionType
 from drwave.models.plan import Identifier
+from drwave.models.recovery import RecoveryPoint
 
 
 class StartExecution(Model):
@@ -17,6 +18,7 @@ class StartExecution(Model):
     # Callers may pick the id (the seed's initialize_execution does) so a retried request is idempotent.
     execution_id: str | None = Field(default=None, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,79}$")
     force: StrictBool = False  # admin only: start although pre-flight found problems
+    recovery_point: RecoveryPoint = Field(default_factory=RecoveryPoint)
 
 
 class ExecutionFilter(Model):

@@ -38,6 +38,7 @@ from drwave.core import messages as m
 from drwave.core.create import PlanNotRunnable, new_execution, subplan, waves_to_retry
 from drwave.core.launch import validate_launch_settings
 from drwave.core.preflight import PreflightReport, check_plan, claimed_servers, group_members
+from drwave.core.recovery_points import check_recovery_point
 from drwave.engine.loop import apply
 from drwave.engine.ports import Dependencies
 from drwave.models.accounts import TargetAccount
@@ -52,6 +53,7 @@ from drwave.models.events import (
 from drwave.models.execution import Execution, ExecutionStatus, ExecutionType, WaveStatus
 from drwave.models.limits import MAX_STAGE, SHOWN
 from drwave.models.plan import REGION_PATTERN, ProtectionGroup, RecoveryPlan
+from drwave.models.recovery import RecoveryPoint
 
 M = TypeVar("M", bound=BaseModel)
 _TOO_LARGE = {"field": "body", "reason": "is too large to store"}
@@ -257,7 +259,7 @@ class ControlPlane:
             servers = self.deps.drs_for(account, where).describe_source_servers()
         return {"accountId": account, "region": where, "sourceServers": [server_view(s) for s in servers]}
 
-    def preflight(self, caller: Caller, plan_id: str) -> PreflightReport:
+    def preflight(self, caller: Caller, plan_id: str, recovery_point: RecoveryPoint | None = None) -> PreflightReport:
         """Every problem that would stop the plan from running now; warnings for predicted waiting."""
         caller.require(Permission.READ)
         plan = self._plan(plan_id)
@@ -268,7 +270,14 @@ class ControlPlane:
             busy = self._busy_servers(inventory)
             account, region = min(targets) if targets else (self.deps.account_id, self.deps.region)
             ledger = self.deps.store.load_ledger(account, region)
-        return check_plan(plan, groups, inventory, busy, ledger, self.deps.limits)
+        report = check_plan(plan, groups, inventory, busy, ledger, self.deps.limits)
+        if recovery_point is not None and not recovery_point.latest:
+            known = {s.source_server_id for s in inventory}
+            servers = [sid for ids in report.wave_servers.values() for sid in ids if sid in known]
+            with translate_failures():
+                found = self.deps.drs_for(account, region).snapshots_for(recovery_point, servers)
+            report.problems.extend(check_recovery_point(recovery_point, report.wave_servers, found, self.deps.now()))
+        return report
 
     # --- executions --------------------------------------------------------------------------------------
 
@@ -283,7 +292,7 @@ class ControlPlane:
             caller.require(Permission.FORCE)
         if request.execution_id and (existing := self._existing(request.execution_id)) is not None:
             return self._repeated_start(request, existing)
-        report = self.preflight(caller, request.plan_id)
+        report = self.preflight(caller, request.plan_id, request.recovery_point)
         busy = [p for p in report.problems if p.code == "SERVER_BUSY"]
         if busy:  # even force cannot put a server in two jobs
             raise Conflict("servers are in another active execution", [p.to_wire() for p in busy])
@@ -298,6 +307,7 @@ class ControlPlane:
                 plan_id=request.plan_id,
                 execution_type=request.execution_type,
                 started_by=started_by,
+                recovery_point=None if request.recovery_point.latest else request.recovery_point,
             )
         )
         return {
@@ -329,6 +339,7 @@ class ControlPlane:
                 started_by=request.started_by,
                 now=self.deps.now(),
                 retry_of=request.retry_of,
+                recovery_point=request.recovery_point,
             )
         except PlanNotRunnable as err:
             raise Conflict(str(err)) from None
@@ -477,6 +488,7 @@ class ControlPlane:
                 started_by=caller.identity,
                 wave_ids=waves,
                 retry_of=execution_id,
+                recovery_point=None if original.recovery_point.latest else original.recovery_point,
             )
         )
         return {"executionId": retry_id, "retryOf": execution_id, "waveIds": waves, "status": "REQUESTED"}

@@ -412,6 +412,8 @@ def _on_chunk_started(ctx: _Ctx, msg: m.ChunkStarted) -> None:
         server.job_id = msg.job_id
         server.launch_status = LaunchStatus.IN_PROGRESS
         server.updated_at = ctx.now
+        if sid in msg.recovery_points:
+            server.recovery_snapshot_id, server.snapshot_taken_at = msg.recovery_points[sid]
     ctx.log("DRS_JOB_STARTED", state.wave_id, f"{msg.job_id}: {len(chunk.source_server_ids)} servers")
     ctx.emit(
         DrsJobStarted(

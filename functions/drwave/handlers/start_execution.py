@@ -42,6 +42,7 @@ def handler(event: dict[str, Any], context: Any, deps: Dependencies | None = Non
             default_account_id=deps.account_id,
             started_by=request.started_by,
             retry_of=request.retry_of,
+            recovery_point=request.recovery_point,
             now=deps.now(),
         )
     except PlanNotRunnable as err:

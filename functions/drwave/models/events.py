@@ -9,6 +9,7 @@ from pydantic import Field
 
 from drwave.models.base import Model, UtcDatetime
 from drwave.models.execution import ExecutionStatus, ExecutionType, LaunchStatus, WaveStatus
+from drwave.models.recovery import RecoveryPoint
 
 EVENT_SOURCE = "drwave"
 
@@ -34,6 +35,7 @@ class ExecutionRequested(EventDetail):
     # A retry runs only these waves of the plan (dependencies outside them count as met) and names its original.
     wave_ids: list[str] | None = Field(default=None, min_length=1)
     retry_of: str | None = None
+    recovery_point: RecoveryPoint | None = None  # None: LATEST
 
 
 class ExecutionStarted(EventDetail):

@@ -8,6 +8,7 @@ from pydantic import Field, PrivateAttr
 
 from drwave.models.base import Model, UtcDatetime
 from drwave.models.plan import ImpactLevel, ProtectionGroup, RecoveryPlan
+from drwave.models.recovery import RecoveryPoint
 
 
 class ExecutionType(StrEnum):
@@ -137,6 +138,9 @@ class ServerState(Model):
     recovery_instance_id: str | None = None
     error: str | None = None
     updated_at: UtcDatetime | None = None
+    # The PIT snapshot StartRecovery named for this server (None: LATEST, DRS snapshots at launch).
+    recovery_snapshot_id: str | None = None
+    snapshot_taken_at: UtcDatetime | None = None
 
 
 class Chunk(Model):
@@ -221,6 +225,7 @@ class Execution(Model):
     region: str
     started_by: str = "unknown"
     retry_of: str | None = None  # the execution whose failed wave this one retries
+    recovery_point: RecoveryPoint = Field(default_factory=RecoveryPoint)
     created_at: UtcDatetime
     started_at: UtcDatetime | None = None
     ended_at: UtcDatetime | None = None
