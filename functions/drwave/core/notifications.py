@@ -216,7 +216,25 @@ def _describe(
             facts += [("Status", str(detail.status)), ("Duration", took), ("Waves", counts or None)]
         case _:  # pragma: no cover - notification_for only passes NOTIFIED_EVENTS
             raise ValueError(detail.DETAIL_TYPE)
+    facts += _objective_facts(detail, data)
     return headline, facts, actions
+
+
+def _objective_facts(detail: EventDetail, data: dict[str, Any]) -> list[tuple[str, str | None]]:
+    """RTO/RPO against the declared targets (only objectives that have one), as facts and `objectives` data."""
+    facts: list[tuple[str, str | None]] = []
+    verdicts: dict[str, Any] = {}
+    for kind in ("rto", "rpo"):
+        met = getattr(detail, f"{kind}_met", None)
+        if met is None:
+            continue
+        seconds = getattr(detail, f"{kind}_seconds", None) or 0.0
+        target = getattr(detail, f"target_{kind}_minutes", None)
+        verdicts[kind] = {"measuredSeconds": seconds, "targetMinutes": target, "met": met}
+        facts.append((kind.upper(), f"{seconds / 60:.1f} min, target {target} min: {'PASS' if met else 'FAIL'}"))
+    if verdicts:
+        data["objectives"] = verdicts
+    return facts
 
 
 def _wave_name(execution: Execution | None, wave_id: str | None) -> str | None:

@@ -140,6 +140,10 @@ class WaveCompleted(EventDetail):
     status: Literal[WaveStatus.COMPLETED, WaveStatus.COMPLETED_WITH_WARNINGS]
     launched: int
     failed: int
+    # Objectives (absent when not measured or not declared): measured seconds, the target, and whether it was met.
+    rto_seconds: float | None = None
+    target_rto_minutes: int | None = None
+    rto_met: bool | None = None
 
 
 class WaveFailed(EventDetail):
@@ -149,6 +153,10 @@ class WaveFailed(EventDetail):
     wave_id: str
     status: Literal[WaveStatus.FAILED, WaveStatus.SKIPPED, WaveStatus.CANCELLED]
     reason: str
+    # Objectives (absent when not measured or not declared): measured seconds, the target, and whether it was met.
+    rto_seconds: float | None = None
+    target_rto_minutes: int | None = None
+    rto_met: bool | None = None
 
 
 class ExecutionFinished(EventDetail):
@@ -159,6 +167,13 @@ class ExecutionFinished(EventDetail):
     status: ExecutionStatus
     started_at: UtcDatetime | None = None  # None when it ended before it started (e.g. cancelled while pending)
     ended_at: UtcDatetime
+    # Objectives (absent when not measured or not declared): measured seconds, the target, and whether it was met.
+    rto_seconds: float | None = None
+    target_rto_minutes: int | None = None
+    rto_met: bool | None = None
+    rpo_seconds: float | None = None  # the largest data-loss window of any server
+    target_rpo_minutes: int | None = None
+    rpo_met: bool | None = None
 
 
 PUBLISHED_EVENTS: tuple[type[EventDetail], ...] = (
