@@ -6,6 +6,8 @@ from datetime import timedelta
 
 from drwave.control.roles import Caller, Role
 from drwave.control.service import ControlPlane
+from drwave.core.evidence import build_evidence
+from drwave.core.evidence_render import to_html, to_markdown
 from drwave.core.recovery_points import data_loss_window
 from drwave.models.execution import ExecutionStatus, ExecutionType
 from drwave.models.recovery import RecoveryPoint, RecoveryPointMode
@@ -35,6 +37,19 @@ def test_a_drill_to_a_point_in_time_launches_every_server_from_its_newest_snapsh
         window = data_loss_window(execution, wave, server)
         assert window == at - server.snapshot_taken_at
         assert timedelta(0) <= window < timedelta(minutes=10)
+    # AND the evidence report shows each server's snapshot and data-loss window, in JSON, HTML and Markdown
+    evidence = build_evidence(execution)
+    rows = {s["sourceServerId"]: s for w in evidence["waves"] for s in w["servers"]}
+    html, markdown = to_html(evidence), to_markdown(evidence)
+    assert evidence["recoveryPoint"]["mode"] == "POINT_IN_TIME"
+    for wave, server in servers:
+        row = rows[server.source_server_id]
+        window = data_loss_window(execution, wave, server)
+        assert row["recoverySnapshotId"] == server.recovery_snapshot_id
+        assert row["dataLossSeconds"] == window.total_seconds()
+        cell = f"{window.total_seconds() / 60:.1f} min"
+        for text in (html, markdown):
+            assert server.recovery_snapshot_id in text and cell in text
 
 
 def test_a_latest_drill_passes_no_snapshot_and_loses_no_data(scenario):

@@ -53,7 +53,7 @@ from drwave.models.events import (
 from drwave.models.execution import Execution, ExecutionStatus, ExecutionType, WaveStatus
 from drwave.models.limits import MAX_STAGE, SHOWN
 from drwave.models.plan import REGION_PATTERN, ProtectionGroup, RecoveryPlan
-from drwave.models.recovery import RecoveryPoint
+from drwave.models.recovery import MAX_FINDINGS_KEPT, PreflightFinding, RecoveryPoint
 
 M = TypeVar("M", bound=BaseModel)
 _TOO_LARGE = {"field": "body", "reason": "is too large to store"}
@@ -308,7 +308,8 @@ class ControlPlane:
                 execution_type=request.execution_type,
                 started_by=started_by,
                 recovery_point=None if request.recovery_point.latest else request.recovery_point,
-            )
+            ),
+            findings=_findings(report),
         )
         return {
             "executionId": execution_id,
@@ -318,7 +319,7 @@ class ControlPlane:
             "warnings": [w.to_wire() for w in report.warnings],
         }
 
-    def _create_and_request(self, request: ExecutionRequested) -> None:
+    def _create_and_request(self, request: ExecutionRequested, findings: list[PreflightFinding] | None = None) -> None:
         """Store the PENDING execution, then publish its request: it is readable as soon as we answer 202.
 
         The engine's start-execution finds it created and starts it; if the publish is lost, a client retry with
@@ -341,6 +342,7 @@ class ControlPlane:
                 retry_of=request.retry_of,
                 recovery_point=request.recovery_point,
             )
+            execution.preflight_findings = findings or []
         except PlanNotRunnable as err:
             raise Conflict(str(err)) from None
         with translate_failures():
@@ -737,6 +739,21 @@ def _same_id(body: Any, field: str, path_id: str) -> Any:
 
 def _group_ids(plan: RecoveryPlan) -> list[str]:
     return list(dict.fromkeys(g for w in plan.waves for g in w.protection_group_ids))
+
+
+def _findings(report: PreflightReport) -> list[PreflightFinding]:
+    """The report's problems (present only when forced) and warnings, as the execution keeps them."""
+    both = [("PROBLEM", p) for p in report.problems] + [("WARNING", w) for w in report.warnings]
+    return [
+        PreflightFinding(
+            severity=severity,
+            code=p.code,
+            message=p.message[:1000],
+            wave_id=p.wave_id,
+            source_server_id=p.source_server_id,
+        )
+        for severity, p in both[:MAX_FINDINGS_KEPT]
+    ]
 
 
 def _instance_ids(execution: Execution) -> list[str]:

@@ -8,7 +8,7 @@ from pydantic import Field, PrivateAttr
 
 from drwave.models.base import Model, UtcDatetime
 from drwave.models.plan import ImpactLevel, ProtectionGroup, RecoveryPlan
-from drwave.models.recovery import RecoveryPoint
+from drwave.models.recovery import PreflightFinding, RecoveryPoint
 
 
 class ExecutionType(StrEnum):
@@ -226,6 +226,7 @@ class Execution(Model):
     started_by: str = "unknown"
     retry_of: str | None = None  # the execution whose failed wave this one retries
     recovery_point: RecoveryPoint = Field(default_factory=RecoveryPoint)
+    preflight_findings: list[PreflightFinding] = Field(default_factory=list, max_length=50)
     created_at: UtcDatetime
     started_at: UtcDatetime | None = None
     ended_at: UtcDatetime | None = None

@@ -15,6 +15,19 @@ SNAPSHOT_ID = re.compile(r"^pit-[0-9a-zA-Z]{17}$")  # StartRecoveryRequestSource
 _SERVER_ID = re.compile(r"^s-[0-9a-zA-Z]{17}$")
 
 
+class PreflightFinding(Model):
+    """A pre-flight problem or warning seen when the execution was requested (kept for its evidence report)."""
+
+    severity: str  # PROBLEM (it ran because an admin forced it) | WARNING
+    code: str
+    message: str = Field(max_length=1000)
+    wave_id: str | None = None
+    source_server_id: str | None = None
+
+
+MAX_FINDINGS_KEPT = 50
+
+
 class RecoveryPointMode(StrEnum):
     """LATEST: DRS snapshots the replicated data at launch. POINT_IN_TIME: every server's newest PIT snapshot
     taken at or before `at` (one consistent point across the plan). SNAPSHOTS: explicit snapshot ids per server."""

@@ -7,6 +7,7 @@ import math
 import os
 import sys
 from collections.abc import Sequence
+from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -105,7 +106,14 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("plan", type=Path, help="plan file (YAML/JSON: protectionGroups + recoveryPlan)")
     run.add_argument("--environment", type=Path, required=True, help="simulated environment file")
     run.add_argument("--type", choices=["drill", "recovery"], default="drill")
-    run.add_argument("--report", type=Path, help="write the JSON report here")
+    run.add_argument(
+        "--report", type=Path, help="write the JSON report here, and its .html and .md evidence next to it"
+    )
+    run.add_argument(
+        "--recover-to-minutes-ago",
+        type=finite_float,
+        help="recover every server to its newest PIT snapshot this many simulated minutes before the start",
+    )
     run.add_argument("--faults", help="e.g. duplicate=0.2,drop=0.1,delay=30,crash=0.05,lose-launch-results=0.3")
     run.add_argument(
         "--approve-after",
@@ -160,6 +168,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                 approve_gates_after_seconds=None if args.approve_after < 0 else args.approve_after,
                 report_path=args.report,
                 log_path=args.log,
+                recover_to_before_start=None
+                if args.recover_to_minutes_ago is None
+                else timedelta(minutes=args.recover_to_minutes_ago),
             )
         report = rehearse(plan, environment, options, out=quiet_print)
     except (InputFileError, UsageError) as err:
