@@ -36,6 +36,8 @@ from drwave.control.roles import Caller, Permission
 from drwave.control.views import execution_view, recovery_instances_view, server_view, wave_view
 from drwave.core import messages as m
 from drwave.core.create import PlanNotRunnable, new_execution, subplan, waves_to_retry
+from drwave.core.evidence import FORMATS, build_evidence
+from drwave.core.evidence_render import render
 from drwave.core.launch import validate_launch_settings
 from drwave.core.preflight import PreflightReport, check_plan, claimed_servers, group_members
 from drwave.core.recovery_points import check_recovery_point
@@ -413,6 +415,15 @@ class ControlPlane:
         caller.require(Permission.READ)
         execution = self._execution(execution_id, timeline=True)
         return {"executionId": execution_id, "timeline": [e.to_wire() for e in execution.timeline]}
+
+    def report(self, caller: Caller, execution_id: str, fmt: str = "json") -> tuple[str, str]:
+        """The execution's evidence report as (content type, body) in html, md or json."""
+        caller.require(Permission.READ)
+        if fmt not in FORMATS:
+            reason = f"must be one of {', '.join(FORMATS)}"
+            raise InvalidInput(f"format: {reason}", [{"field": "format", "reason": reason}])
+        execution = self._execution(execution_id, timeline=True)
+        return render(build_evidence(execution), fmt)
 
     def wave_status(self, caller: Caller, execution_id: str, wave_id: str) -> dict[str, Any]:
         """One wave of an execution."""

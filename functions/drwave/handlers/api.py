@@ -211,6 +211,14 @@ def timeline(execution_id: Id) -> Response[str]:
     return _json(200, _plane().timeline(_caller(), execution_id))
 
 
+@app.get("/executions/<execution_id>/report", summary="Evidence report: self-contained HTML, Markdown or JSON")
+def report(
+    execution_id: Id, report_format: Annotated[str, Query(alias="format", pattern=r"^(html|md|json)$")] = "json"
+) -> Response[str]:
+    content_type, body = _plane().report(_caller(), execution_id, report_format)
+    return Response(status_code=200, content_type=content_type, body=body)
+
+
 @app.get("/executions/<execution_id>/waves/<wave_id>", summary="One wave's status")
 def wave_status(execution_id: Id, wave_id: Id) -> Response[str]:
     return _json(200, _plane().wave_status(_caller(), execution_id, wave_id))
