@@ -33,6 +33,7 @@ FUNCTIONS = {
     "ProjectStatusFunction",
     "SyncWorkflowFunction",
     "NotifyFunction",
+    "CleanupDrillFunction",
     "ApiFunction",
     "QueryFunction",
     "ExecutionControlFunction",

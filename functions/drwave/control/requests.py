@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import Field, StrictBool
+from pydantic import Field, StrictBool, StrictInt, model_validator
 
 from drwave.models.base import Model
 from drwave.models.execution import ExecutionStatus, ExecutionType
@@ -19,6 +19,20 @@ class StartExecution(Model):
     execution_id: str | None = Field(default=None, pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,79}$")
     force: StrictBool = False  # admin only: start although pre-flight found problems
     recovery_point: RecoveryPoint = Field(default_factory=RecoveryPoint)
+    drill_ttl_minutes: StrictInt | None = Field(default=None, ge=0, le=525600)  # overrides the plan's
+
+
+class ChangeCleanup(Model):
+    """An operator's change to a finished drill's automatic cleanup: extend the TTL, or keep the instances."""
+
+    extend_minutes: StrictInt | None = Field(default=None, ge=1, le=525600)
+    keep_forever: StrictBool = False
+
+    @model_validator(mode="after")
+    def _one_change(self) -> ChangeCleanup:
+        if (self.extend_minutes is not None) == self.keep_forever:
+            raise ValueError("give exactly one of extendMinutes or keepForever: true")
+        return self
 
 
 class ExecutionFilter(Model):

@@ -10,6 +10,7 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
+from drwave.adapters.cleanup_store import CleanupStore
 from drwave.adapters.drs import DrsError, SourceServer
 from drwave.adapters.publisher import PublishError
 from drwave.adapters.sessions import AccountAccessError
@@ -31,10 +32,13 @@ from drwave.control.errors import (
     PreflightFailed,
     invalid_from,
 )
-from drwave.control.requests import ExecutionFilter, StartExecution
+from drwave.control.requests import ChangeCleanup, ExecutionFilter, StartExecution
 from drwave.control.roles import Caller, Permission
 from drwave.control.views import execution_view, recovery_instances_view, server_view, wave_view
 from drwave.core import messages as m
+from drwave.core.cleanup import extend as extend_cleanup
+from drwave.core.cleanup import keep as keep_cleanup
+from drwave.core.cleanup import summary as cleanup_summary
 from drwave.core.create import PlanNotRunnable, new_execution, subplan, waves_to_retry
 from drwave.core.evidence import FORMATS, build_evidence
 from drwave.core.evidence_render import render
@@ -310,6 +314,7 @@ class ControlPlane:
                 execution_type=request.execution_type,
                 started_by=started_by,
                 recovery_point=None if request.recovery_point.latest else request.recovery_point,
+                drill_ttl_minutes=request.drill_ttl_minutes,
             ),
             findings=_findings(report),
         )
@@ -343,6 +348,7 @@ class ControlPlane:
                 now=self.deps.now(),
                 retry_of=request.retry_of,
                 recovery_point=request.recovery_point,
+                drill_ttl_minutes=request.drill_ttl_minutes,
             )
             execution.preflight_findings = findings or []
         except PlanNotRunnable as err:
@@ -423,7 +429,29 @@ class ControlPlane:
             reason = f"must be one of {', '.join(FORMATS)}"
             raise InvalidInput(f"format: {reason}", [{"field": "format", "reason": reason}])
         execution = self._execution(execution_id, timeline=True)
-        return render(build_evidence(execution), fmt)
+        with translate_failures():
+            cleanup = CleanupStore.beside(self.deps.store).load(execution_id)
+        return render(build_evidence(execution, cleanup=cleanup), fmt)
+
+    def change_cleanup(self, caller: Caller, execution_id: str, body: Any) -> dict[str, Any]:
+        """Extend a finished drill's TTL ({"extendMinutes": N}) or keep its instances ({"keepForever": true})."""
+        caller.require(Permission.CONTROL)
+        request = _parse(ChangeCleanup, body)
+        store = CleanupStore.beside(self.deps.store)
+        with translate_failures():
+            cleanup = store.load(execution_id)
+        if cleanup is None:
+            raise NotFound(f"execution {execution_id} has no drill cleanup scheduled")
+        try:
+            if request.keep_forever:
+                changed = keep_cleanup(cleanup, caller.identity)
+            else:
+                changed = extend_cleanup(cleanup, request.extend_minutes or 0, caller.identity, self.deps.now())
+        except ValueError as err:
+            raise Conflict(str(err)) from None
+        with translate_failures():
+            saved = store.save(changed)
+        return cleanup_summary(saved)
 
     def wave_status(self, caller: Caller, execution_id: str, wave_id: str) -> dict[str, Any]:
         """One wave of an execution."""

@@ -24,6 +24,7 @@ def new_execution(
     now: datetime,
     retry_of: str | None = None,
     recovery_point: RecoveryPoint | None = None,
+    drill_ttl_minutes: int | None = None,
 ) -> Execution:
     """A PENDING execution holding a snapshot of the plan and groups, so later edits cannot change it."""
     try:
@@ -46,6 +47,7 @@ def new_execution(
         started_by=started_by,
         retry_of=retry_of,
         recovery_point=recovery_point or RecoveryPoint(),
+        drill_ttl_minutes=drill_ttl_minutes,
         created_at=now,
         waves={w.id: WaveState(wave_id=w.id) for w in plan.waves},
     )

@@ -14,9 +14,11 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
+from drwave.core import cleanup as rules
 from drwave.core import objectives
 from drwave.core.recovery_points import data_loss_window, describe
 from drwave.models.base import iso_z
+from drwave.models.cleanup import DrillCleanup
 from drwave.models.execution import Execution, LaunchStatus, WaveState
 
 REPORT_VERSION = "1"
@@ -29,7 +31,6 @@ PEOPLE_EVENTS = {
     "CANCEL_REQUESTED": "cancelled the execution",
     "ERROR_REPORTED": "reported an error",
 }
-CLEANUP_PREFIXES = ("CLEANUP", "DRILL_CLEANED", "TERMINAT", "TTL_")
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -59,6 +60,7 @@ def build_evidence(
     *,
     hostnames: Mapping[str, str] | None = None,
     generated_at: datetime | None = None,
+    cleanup: DrillCleanup | None = None,
 ) -> dict[str, Any]:
     """The evidence document of one execution (JSON-ready), with its content hash."""
     names = hostnames or {}
@@ -149,7 +151,7 @@ def build_evidence(
         "people": people,
         "preflight": [f.to_wire() for f in exe.preflight_findings],
         "waves": waves,
-        "cleanup": [e.to_wire() for e in exe.timeline if e.event.startswith(CLEANUP_PREFIXES)],
+        "cleanup": _cleanup(exe, cleanup),
         "timeline": [e.to_wire() for e in exe.timeline],
         "planSnapshot": {
             "recoveryPlan": exe.plan.to_wire(),
@@ -158,6 +160,15 @@ def build_evidence(
     }
     document["contentSha256"] = content_hash(document)
     return document
+
+
+def _cleanup(exe: Execution, cleanup: DrillCleanup | None) -> dict[str, Any]:
+    """The automatic cleanup's outcome (DRILL with a TTL), or why there is none."""
+    if cleanup is not None:
+        return rules.summary(cleanup)
+    if not exe.is_drill:
+        return {"status": "NOT_APPLICABLE", "reason": "RECOVERY instances are never terminated automatically"}
+    return {"status": "NONE", "reason": "no drill TTL (drillTtlMinutes) was set, or nothing was launched"}
 
 
 def _job_started(state: WaveState, job_id: str | None) -> datetime | None:

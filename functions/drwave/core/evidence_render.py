@@ -227,9 +227,7 @@ def to_html(doc: dict[str, Any]) -> str:
             sections.append(_table(_SERVER_HEADERS, _server_rows(wave)))
     sections += [
         "<h2>Cleanup</h2>",
-        _table(["at", "event", "detail"], [[c["at"], c["event"], c.get("detail")] for c in doc["cleanup"]])
-        if doc["cleanup"]
-        else "<p>No cleanup recorded.</p>",
+        _table(["", ""], _cleanup_rows(doc["cleanup"])),
         "<h2>Audit timeline</h2>",
         _table(
             ["at", "event", "wave", "detail"],
@@ -244,6 +242,26 @@ def to_html(doc: dict[str, Any]) -> str:
         f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>{escape(title)}</title>'
         f"<style>{_CSS}</style></head><body>\n{body}\n</body></html>\n"
     )
+
+
+def _cleanup_rows(cleanup: dict[str, Any]) -> list[list[Any]]:
+    """The cleanup's outcome as label/value rows, then one row per batch and per skipped instance."""
+    rows: list[list[Any]] = [["status", cleanup["status"]]]
+    if "reason" in cleanup:
+        return [*rows, ["reason", cleanup["reason"]]]
+    rows += [
+        ["TTL", f"{cleanup['ttlMinutes']} min after {cleanup['endedAt']} (expires {cleanup['expiresAt']})"],
+        ["warned at", cleanup.get("notifiedAt") or "-"],
+        ["kept by", cleanup.get("keptBy") or "-"],
+        ["extensions", "; ".join(cleanup.get("extensions") or []) or "-"],
+        ["terminated / failed / skipped", f"{cleanup['terminated']} / {cleanup['failed']} / {cleanup['skippedCount']}"],
+        ["finished at", cleanup.get("finishedAt") or "-"],
+    ]
+    for batch in cleanup.get("batches") or []:
+        outcome = f"{batch['status']} {batch.get('jobId') or ''} {batch.get('error') or ''}".strip()
+        rows.append([f"batch {batch['index']} ({len(batch['recoveryInstanceIds'])} instances)", outcome])
+    rows += [[f"skipped {i}", why] for i, why in (cleanup.get("skipped") or {}).items()]
+    return rows
 
 
 def _md_cell(value: Any) -> str:
@@ -305,10 +323,7 @@ def to_markdown(doc: dict[str, Any]) -> str:
         if wave["servers"]:
             lines += _md_table(_SERVER_HEADERS, _server_rows(wave))
     lines += ["## Cleanup", ""]
-    if doc["cleanup"]:
-        lines += _md_table(["at", "event", "detail"], [[c["at"], c["event"], c.get("detail")] for c in doc["cleanup"]])
-    else:
-        lines += ["No cleanup recorded.", ""]
+    lines += _md_table(["", ""], _cleanup_rows(doc["cleanup"]))
     lines += ["## Audit timeline", ""]
     lines += _md_table(
         ["at", "event", "wave", "detail"],

@@ -26,7 +26,7 @@ from drwave.control.errors import (
     UnsupportedMediaType,
     invalid_from_errors,
 )
-from drwave.control.requests import StartExecution
+from drwave.control.requests import ChangeCleanup, StartExecution
 from drwave.control.roles import Caller, role_from_groups
 from drwave.control.service import ControlPlane, Entity
 from drwave.control.wire import parse_json
@@ -217,6 +217,11 @@ def report(
 ) -> Response[str]:
     content_type, body = _plane().report(_caller(), execution_id, report_format)
     return Response(status_code=200, content_type=content_type, body=body)
+
+
+@app.post("/executions/<execution_id>/cleanup", summary="Extend a finished drill's TTL or keep its instances")
+def change_cleanup(execution_id: Id, change: Annotated[ChangeCleanup, Body()]) -> Response[str]:
+    return _json(200, _plane().change_cleanup(_caller(), execution_id, change.to_wire()))
 
 
 @app.get("/executions/<execution_id>/waves/<wave_id>", summary="One wave's status")

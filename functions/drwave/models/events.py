@@ -36,6 +36,7 @@ class ExecutionRequested(EventDetail):
     wave_ids: list[str] | None = Field(default=None, min_length=1)
     retry_of: str | None = None
     recovery_point: RecoveryPoint | None = None  # None: LATEST
+    drill_ttl_minutes: int | None = None  # overrides the plan's drillTtlMinutes
 
 
 class ExecutionStarted(EventDetail):
@@ -176,6 +177,24 @@ class ExecutionFinished(EventDetail):
     rpo_met: bool | None = None
 
 
+class DrillCleanupWarning(EventDetail):
+    """Notification: a finished drill's recovery instances will be terminated soon (extend or keep them)."""
+
+    DETAIL_TYPE = "Drill Cleanup Warning"
+    expires_at: UtcDatetime
+    instance_count: int
+
+
+class DrillCleanedUp(EventDetail):
+    """Notification: a finished drill's TTL ran out and its recovery instances were terminated."""
+
+    DETAIL_TYPE = "Drill Cleaned Up"
+    terminated: int
+    failed: int
+    skipped: int
+    job_ids: list[str]
+
+
 PUBLISHED_EVENTS: tuple[type[EventDetail], ...] = (
     ExecutionRequested,
     ExecutionStarted,
@@ -191,6 +210,8 @@ PUBLISHED_EVENTS: tuple[type[EventDetail], ...] = (
     WaveCompleted,
     WaveFailed,
     ExecutionFinished,
+    DrillCleanupWarning,
+    DrillCleanedUp,
 )
 BY_DETAIL_TYPE: dict[str, type[EventDetail]] = {cls.DETAIL_TYPE: cls for cls in PUBLISHED_EVENTS}
 

@@ -227,6 +227,7 @@ class Execution(Model):
     retry_of: str | None = None  # the execution whose failed wave this one retries
     recovery_point: RecoveryPoint = Field(default_factory=RecoveryPoint)
     preflight_findings: list[PreflightFinding] = Field(default_factory=list, max_length=50)
+    drill_ttl_minutes: int | None = None  # the start's override of the plan's drillTtlMinutes
     created_at: UtcDatetime
     started_at: UtcDatetime | None = None
     ended_at: UtcDatetime | None = None

@@ -191,6 +191,9 @@ class RecoveryPlan(Model):
     waves: list[Wave] = Field(max_length=90)
     target_rto_minutes: StrictInt | None = Field(default=None, ge=1, le=10080)  # execution start to end
     target_rpo_minutes: StrictInt | None = Field(default=None, ge=0, le=10080)  # data-loss window per server
+    # DRILL instances are terminated this long after the drill ends (None: never automatically).
+    drill_ttl_minutes: StrictInt | None = Field(default=None, ge=0, le=525600)
+    drill_cleanup_notice_minutes: StrictInt | None = Field(default=None, ge=0, le=10080)  # warning before the TTL
 
     @model_validator(mode="after")
     def _valid_graph(self) -> RecoveryPlan:

@@ -12,6 +12,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+from drwave.adapters.cleanup_store import CleanupStore
 from drwave.adapters.publisher import PublishError
 from drwave.core.evidence import build_evidence
 from drwave.core.evidence_render import to_html, to_markdown
@@ -117,7 +118,9 @@ def rehearse(
                 },
                 "wallSeconds": round(time.perf_counter() - wall_start, 3),
                 "invariantViolations": violations,
-                "evidence": build_evidence(execution, hostnames=hostnames),
+                "evidence": build_evidence(
+                    execution, hostnames=hostnames, cleanup=CleanupStore.beside(runtime.deps.store).load(execution_id)
+                ),
             },
         )
     out("")

@@ -23,6 +23,7 @@ from botocore.config import Config
 from moto import mock_aws
 from moto.events.models import EventPattern
 
+from drwave.adapters.cleanup_store import CleanupStore
 from drwave.adapters.drs import DrsGateway
 from drwave.adapters.launch_settings import Ec2LaunchTemplates
 from drwave.adapters.notifier import SnsNotifier
@@ -393,6 +394,7 @@ class LocalRuntime:
         if (
             store.active_execution_ids()
             or store.pending_outbox()
+            or CleanupStore.beside(store).pending()  # a drill's TTL is still running: the tick terminates it
             or self.clock.pending(ignore_labels=frozenset({"tick"}))
         ):
             self._ensure_tick()
