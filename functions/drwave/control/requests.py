@@ -35,6 +35,14 @@ class ChangeCleanup(Model):
         return self
 
 
+class PredictRequest(Model):
+    """A what-if RTO prediction of a plan."""
+
+    runs: StrictInt = Field(default=100, ge=1, le=500)
+    approval_delay_seconds: StrictInt = Field(default=120, ge=0, le=604800)  # assumed per gate
+    history_executions: StrictInt = Field(default=10, ge=0, le=50)  # the plan's newest ended executions to learn from
+
+
 class ExecutionFilter(Model):
     """Filters and paging of an execution listing."""
 

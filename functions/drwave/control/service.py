@@ -32,7 +32,7 @@ from drwave.control.errors import (
     PreflightFailed,
     invalid_from,
 )
-from drwave.control.requests import ChangeCleanup, ExecutionFilter, StartExecution
+from drwave.control.requests import ChangeCleanup, ExecutionFilter, PredictRequest, StartExecution
 from drwave.control.roles import Caller, Permission
 from drwave.control.views import execution_view, recovery_instances_view, server_view, wave_view
 from drwave.core import messages as m
@@ -43,7 +43,10 @@ from drwave.core.create import PlanNotRunnable, new_execution, subplan, waves_to
 from drwave.core.evidence import FORMATS, build_evidence
 from drwave.core.evidence_render import render
 from drwave.core.launch import validate_launch_settings
-from drwave.core.preflight import PreflightReport, check_plan, claimed_servers, group_members
+from drwave.core.objectives import server_rto
+from drwave.core.predict import Assumptions, ServerModel
+from drwave.core.predict import predict as run_prediction
+from drwave.core.preflight import PreflightReport, Problem, check_plan, claimed_servers, group_members
 from drwave.core.recovery_points import check_recovery_point
 from drwave.engine.loop import apply
 from drwave.engine.ports import Dependencies
@@ -62,6 +65,9 @@ from drwave.models.plan import REGION_PATTERN, ProtectionGroup, RecoveryPlan
 from drwave.models.recovery import MAX_FINDINGS_KEPT, PreflightFinding, RecoveryPoint
 
 M = TypeVar("M", bound=BaseModel)
+# Pre-flight predicts the RTO of plans with a target (a few engine runs); larger plans ask POST /plans/{id}/predict.
+PREFLIGHT_PREDICTION_RUNS = 20
+PREFLIGHT_PREDICTION_MAX_SERVERS = 100
 _TOO_LARGE = {"field": "body", "reason": "is too large to store"}
 _ACCOUNT = re.compile(r"\d{12}")
 _REGION = re.compile(REGION_PATTERN)
@@ -283,7 +289,76 @@ class ControlPlane:
             with translate_failures():
                 found = self.deps.drs_for(account, region).snapshots_for(recovery_point, servers)
             report.problems.extend(check_recovery_point(recovery_point, report.wave_servers, found, self.deps.now()))
+        report.warnings.extend(self._predicted_rto_warnings(plan, groups, inventory, report))
         return report
+
+    def _predicted_rto_warnings(
+        self,
+        plan: RecoveryPlan,
+        groups: dict[str, ProtectionGroup],
+        inventory: list[SourceServer],
+        report: PreflightReport,
+    ) -> list[Problem]:
+        """A warning when the predicted p90 RTO exceeds the plan's target (small plans only: it runs the engine)."""
+        servers = sum(len(ids) for ids in report.wave_servers.values())
+        if plan.target_rto_minutes is None or not report.ok or servers > PREFLIGHT_PREDICTION_MAX_SERVERS:
+            return []
+        with translate_failures():
+            history = self._launch_history(plan.id, 3)
+        models = {
+            s.source_server_id: ServerModel(
+                s.source_server_id, dict(s.tags), tuple(history.get(s.source_server_id, ()))
+            )
+            for s in inventory
+        }
+        result = run_prediction(plan, groups, models, runs=PREFLIGHT_PREDICTION_RUNS)
+        p90 = result.plan_rto["p90"]
+        if p90 is None or p90 <= plan.target_rto_minutes * 60:
+            return []
+        text = (
+            f"predicted p90 RTO {p90 / 60:.1f} min exceeds the target of {plan.target_rto_minutes} min "
+            f"({PREFLIGHT_PREDICTION_RUNS} runs; POST /plans/{plan.id}/predict for more)"
+        )
+        return [Problem("PREDICTED_RTO_OVER_TARGET", text)]
+
+    def predict(self, caller: Caller, plan_id: str, body: Any) -> dict[str, Any]:
+        """What-if RTO of a plan: many virtual-time runs through the decision core, durations from its history."""
+        caller.require(Permission.READ)
+        request = _parse(PredictRequest, body or {})
+        plan = self._plan(plan_id)
+        with translate_failures():
+            groups = {g: group for g in _group_ids(plan) if (group := self.deps.store.get_group(g))}
+            targets = {(g.account_id or self.deps.account_id, g.region) for g in groups.values()}
+            inventory = [s for a, r in sorted(targets) for s in self.deps.drs_for(a, r).describe_source_servers()]
+            history = self._launch_history(plan_id, request.history_executions)
+        try:
+            plan.check_groups(set(groups))
+        except ValueError as err:
+            raise Conflict(str(err)) from None
+        servers = {
+            s.source_server_id: ServerModel(
+                s.source_server_id, dict(s.tags), tuple(history.get(s.source_server_id, ()))
+            )
+            for s in inventory
+        }
+        assume = Assumptions(approval_delay=request.approval_delay_seconds)
+        result = run_prediction(plan, groups, servers, runs=request.runs, assume=assume)
+        return {"planId": plan_id, "historyServers": len(history), **result.to_wire()}
+
+    def _launch_history(self, plan_id: str, newest: int) -> dict[str, list[float]]:
+        """Each server's launch durations in the plan's newest ended executions."""
+        history: dict[str, list[float]] = {}
+        if newest == 0:
+            return history
+        summaries, _ = self.deps.store.list_executions(plan_id=plan_id, limit=min(100, newest * 3))
+        ended = [s for s in summaries if ExecutionStatus(s.status).terminal][:newest]
+        for summary in ended:
+            execution = self.deps.store.load_execution(summary.execution_id)
+            for wave in execution.waves.values() if execution else []:
+                for server in wave.servers.values():
+                    if (took := server_rto(wave, server)) is not None:
+                        history.setdefault(server.source_server_id, []).append(took.total_seconds())
+        return history
 
     # --- executions --------------------------------------------------------------------------------------
 

@@ -26,7 +26,7 @@ from drwave.control.errors import (
     UnsupportedMediaType,
     invalid_from_errors,
 )
-from drwave.control.requests import ChangeCleanup, StartExecution
+from drwave.control.requests import ChangeCleanup, PredictRequest, StartExecution
 from drwave.control.roles import Caller, role_from_groups
 from drwave.control.service import ControlPlane, Entity
 from drwave.control.wire import parse_json
@@ -170,6 +170,11 @@ def delete_plan(plan_id: Id, if_match: IfMatch = None) -> Response[str]:
 @app.get("/recovery-plans/<plan_id>/preflight", summary="Pre-flight check: every problem, not just the first")
 def preflight(plan_id: Id) -> Response[str]:
     return _json(200, _plane().preflight(_caller(), plan_id).to_wire())
+
+
+@app.post("/plans/<plan_id>/predict", summary="What-if RTO: p50/p90/p99 per wave and plan from virtual-time runs")
+def predict(plan_id: Id, request: Annotated[PredictRequest | None, Body()] = None) -> Response[str]:
+    return _json(200, _plane().predict(_caller(), plan_id, request.to_wire() if request else {}))
 
 
 # --- executions -------------------------------------------------------------------------------------
