@@ -33,6 +33,7 @@ FUNCTIONS = {
     "ProjectStatusFunction",
     "SyncWorkflowFunction",
     "NotifyFunction",
+    "CleanupDrillFunction",
     "ApiFunction",
     "QueryFunction",
     "ExecutionControlFunction",
@@ -435,7 +436,7 @@ def test_state_table_topic_and_queues_are_protected_and_encrypted(transformed: d
     assert props["StreamSpecification"] == {"StreamViewType": "NEW_AND_OLD_IMAGES"}
     assert props["PointInTimeRecoverySpecification"] == {"PointInTimeRecoveryEnabled": True}
     assert props["DeletionProtectionEnabled"] is True
-    assert props["TimeToLiveSpecification"] == {"AttributeName": "expiresAt", "Enabled": True}
+    assert "TimeToLiveSpecification" not in props  # nothing writes an expiry: the audit trail is kept
     assert props["SSESpecification"] == {
         "SSEEnabled": True,
         "SSEType": "KMS",

@@ -130,9 +130,9 @@ class DyingGateway:
     def __getattr__(self, name: str) -> Any:
         return getattr(self._real, name)
 
-    def start_recovery(self, server_ids: list[str], *, is_drill: bool, tags: dict[str, str]) -> Any:
+    def start_recovery(self, server_ids: list[str], *, is_drill: bool, tags: dict[str, str], **more: Any) -> Any:
         if self._after_start:
-            self._real.start_recovery(server_ids, is_drill=is_drill, tags=tags)
+            self._real.start_recovery(server_ids, is_drill=is_drill, tags=tags, **more)
         raise HandlerCrashed("died around StartRecovery, before the job was recorded")
 
 

@@ -6,10 +6,12 @@ import random
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from botocore.exceptions import ClientError
+
+from drwave.models.recovery import RecoveryPoint
 
 THROTTLED = frozenset({"ThrottlingException", "TooManyRequestsException"})
 MAX_JOB_IDS_PER_CALL = 1000  # DescribeJobs filters.jobIDs limit in the service model
@@ -50,6 +52,20 @@ class Job:
     status: str
     tags: dict[str, str] = field(default_factory=dict)
     servers: tuple[ParticipatingServer, ...] = ()
+
+
+@dataclass(frozen=True)
+class RecoverySnapshot:
+    """A point-in-time snapshot of a source server (what StartRecovery's recoverySnapshotID names)."""
+
+    snapshot_id: str
+    source_server_id: str
+    taken_at: datetime
+
+
+def _snapshot(item: dict[str, Any]) -> RecoverySnapshot:
+    stamp = item.get("timestamp") or item["expectedTimestamp"]
+    return RecoverySnapshot(item["snapshotID"], item["sourceServerID"], datetime.fromisoformat(stamp))
 
 
 def _job(item: dict[str, Any]) -> Job:
@@ -100,15 +116,57 @@ class DrsGateway:
             )
         return found
 
-    def start_recovery(self, server_ids: list[str], *, is_drill: bool, tags: dict[str, str]) -> Job:
-        """Start one LAUNCH job for these servers."""
+    def start_recovery(
+        self,
+        server_ids: list[str],
+        *,
+        is_drill: bool,
+        tags: dict[str, str],
+        snapshot_ids: dict[str, str] | None = None,
+    ) -> Job:
+        """Start one LAUNCH job for these servers (from these PIT snapshots where given, else the latest data)."""
+        chosen = snapshot_ids or {}
         response = self._call(
             self._drs.start_recovery,
-            sourceServers=[{"sourceServerID": s} for s in server_ids],
+            sourceServers=[
+                {"sourceServerID": s, **({"recoverySnapshotID": chosen[s]} if s in chosen else {})} for s in server_ids
+            ],
             isDrill=is_drill,
             tags=tags,
         )
         return _job(response["job"])
+
+    def latest_snapshot_at_or_before(self, server_id: str, when: datetime) -> RecoverySnapshot | None:
+        """The server's newest point-in-time snapshot taken at or before `when` (one call)."""
+        response = self._call(
+            self._drs.describe_recovery_snapshots,
+            sourceServerID=server_id,
+            filters={"toDateTime": when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")},
+            order="DESC",
+            maxResults=1,
+        )
+        items = response.get("items") or []
+        return _snapshot(items[0]) if items else None
+
+    def snapshots_for(self, point: RecoveryPoint, server_ids: list[str]) -> dict[str, RecoverySnapshot | None]:
+        """Each server's snapshot for this recovery point (None: it has none); empty for LATEST."""
+        if point.latest:
+            return {}
+        found: dict[str, RecoverySnapshot | None] = {}
+        for sid in server_ids:
+            if point.at is not None:
+                found[sid] = self.latest_snapshot_at_or_before(sid, point.at)
+            else:
+                chosen = point.snapshot_ids.get(sid)
+                found[sid] = self.find_snapshot(sid, chosen) if chosen else None
+        return found
+
+    def find_snapshot(self, server_id: str, snapshot_id: str) -> RecoverySnapshot | None:
+        """The server's snapshot with this id, newest pages first (None when it has no such snapshot)."""
+        for item in self._pages("describe_recovery_snapshots", sourceServerID=server_id, order="DESC"):
+            if item["snapshotID"] == snapshot_id:
+                return _snapshot(item)
+        return None
 
     def describe_jobs(self, job_ids: list[str]) -> list[Job]:
         """These jobs' current state, in as few calls as the API allows."""

@@ -10,6 +10,7 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
+from drwave.adapters.cleanup_store import CleanupStore
 from drwave.adapters.drs import DrsError, SourceServer
 from drwave.adapters.publisher import PublishError
 from drwave.adapters.sessions import AccountAccessError
@@ -31,13 +32,22 @@ from drwave.control.errors import (
     PreflightFailed,
     invalid_from,
 )
-from drwave.control.requests import ExecutionFilter, StartExecution
+from drwave.control.requests import ChangeCleanup, ExecutionFilter, PredictRequest, StartExecution
 from drwave.control.roles import Caller, Permission
 from drwave.control.views import execution_view, recovery_instances_view, server_view, wave_view
 from drwave.core import messages as m
+from drwave.core.cleanup import extend as extend_cleanup
+from drwave.core.cleanup import keep as keep_cleanup
+from drwave.core.cleanup import summary as cleanup_summary
 from drwave.core.create import PlanNotRunnable, new_execution, subplan, waves_to_retry
+from drwave.core.evidence import FORMATS, build_evidence
+from drwave.core.evidence_render import render
 from drwave.core.launch import validate_launch_settings
-from drwave.core.preflight import PreflightReport, check_plan, claimed_servers, group_members
+from drwave.core.objectives import server_rto
+from drwave.core.predict import Assumptions, ServerModel
+from drwave.core.predict import predict as run_prediction
+from drwave.core.preflight import PreflightReport, Problem, check_plan, claimed_servers, group_members
+from drwave.core.recovery_points import check_recovery_point
 from drwave.engine.loop import apply
 from drwave.engine.ports import Dependencies
 from drwave.models.accounts import TargetAccount
@@ -53,8 +63,12 @@ from drwave.models.events import (
 from drwave.models.execution import Execution, ExecutionStatus, ExecutionType, WaveStatus
 from drwave.models.limits import MAX_STAGE, SHOWN
 from drwave.models.plan import REGION_PATTERN, ProtectionGroup, RecoveryPlan
+from drwave.models.recovery import MAX_FINDINGS_KEPT, PreflightFinding, RecoveryPoint
 
 M = TypeVar("M", bound=BaseModel)
+# Pre-flight predicts the RTO of plans with a target (a few engine runs); larger plans ask POST /plans/{id}/predict.
+PREFLIGHT_PREDICTION_RUNS = 20
+PREFLIGHT_PREDICTION_MAX_SERVERS = 100
 _TOO_LARGE = {"field": "body", "reason": "is too large to store"}
 _ACCOUNT = re.compile(r"\d{12}")
 _REGION = re.compile(REGION_PATTERN)
@@ -264,7 +278,7 @@ class ControlPlane:
             servers = self.deps.drs_for(account, where).describe_source_servers()
         return {"accountId": account, "region": where, "sourceServers": [server_view(s) for s in servers]}
 
-    def preflight(self, caller: Caller, plan_id: str) -> PreflightReport:
+    def preflight(self, caller: Caller, plan_id: str, recovery_point: RecoveryPoint | None = None) -> PreflightReport:
         """Every problem that would stop the plan from running now; warnings for predicted waiting."""
         caller.require(Permission.READ)
         plan = self._plan(plan_id)
@@ -275,7 +289,83 @@ class ControlPlane:
             busy = self._busy_servers(inventory)
             account, region = min(targets) if targets else (self.deps.account_id, self.deps.region)
             ledger = self.deps.store.load_ledger(account, region)
-        return check_plan(plan, groups, inventory, busy, ledger, self.deps.limits)
+        report = check_plan(plan, groups, inventory, busy, ledger, self.deps.limits)
+        if recovery_point is not None and not recovery_point.latest:
+            known = {s.source_server_id for s in inventory}
+            servers = [sid for ids in report.wave_servers.values() for sid in ids if sid in known]
+            with translate_failures():
+                found = self.deps.drs_for(account, region).snapshots_for(recovery_point, servers)
+            report.problems.extend(check_recovery_point(recovery_point, report.wave_servers, found, self.deps.now()))
+        report.warnings.extend(self._predicted_rto_warnings(plan, groups, inventory, report))
+        return report
+
+    def _predicted_rto_warnings(
+        self,
+        plan: RecoveryPlan,
+        groups: dict[str, ProtectionGroup],
+        inventory: list[SourceServer],
+        report: PreflightReport,
+    ) -> list[Problem]:
+        """A warning when the predicted p90 RTO exceeds the plan's target (small plans only: it runs the engine)."""
+        servers = sum(len(ids) for ids in report.wave_servers.values())
+        if plan.target_rto_minutes is None or not report.ok or servers > PREFLIGHT_PREDICTION_MAX_SERVERS:
+            return []
+        with translate_failures():
+            history = self._launch_history(plan.id, 3)
+        models = {
+            s.source_server_id: ServerModel(
+                s.source_server_id, dict(s.tags), tuple(history.get(s.source_server_id, ()))
+            )
+            for s in inventory
+        }
+        result = run_prediction(plan, groups, models, runs=PREFLIGHT_PREDICTION_RUNS)
+        p90 = result.plan_rto["p90"]
+        if p90 is None or p90 <= plan.target_rto_minutes * 60:
+            return []
+        text = (
+            f"predicted p90 RTO {p90 / 60:.1f} min exceeds the target of {plan.target_rto_minutes} min "
+            f"({PREFLIGHT_PREDICTION_RUNS} runs; POST /plans/{plan.id}/predict for more)"
+        )
+        return [Problem("PREDICTED_RTO_OVER_TARGET", text)]
+
+    def predict(self, caller: Caller, plan_id: str, body: Any) -> dict[str, Any]:
+        """What-if RTO of a plan: many virtual-time runs through the decision core, durations from its history."""
+        caller.require(Permission.READ)
+        request = _parse(PredictRequest, body or {})
+        plan = self._plan(plan_id)
+        with translate_failures():
+            groups = {g: group for g in _group_ids(plan) if (group := self.deps.store.get_group(g))}
+            targets = {(g.account_id or self.deps.account_id, g.region) for g in groups.values()}
+            inventory = [s for a, r in sorted(targets) for s in self.deps.drs_for(a, r).describe_source_servers()]
+            history = self._launch_history(plan_id, request.history_executions)
+        try:
+            plan.check_groups(set(groups))
+        except ValueError as err:
+            raise Conflict(str(err)) from None
+        servers = {
+            s.source_server_id: ServerModel(
+                s.source_server_id, dict(s.tags), tuple(history.get(s.source_server_id, ()))
+            )
+            for s in inventory
+        }
+        assume = Assumptions(approval_delay=request.approval_delay_seconds)
+        result = run_prediction(plan, groups, servers, runs=request.runs, assume=assume)
+        return {"planId": plan_id, "historyServers": len(history), **result.to_wire()}
+
+    def _launch_history(self, plan_id: str, newest: int) -> dict[str, list[float]]:
+        """Each server's launch durations in the plan's newest ended executions."""
+        history: dict[str, list[float]] = {}
+        if newest == 0:
+            return history
+        summaries, _ = self.deps.store.list_executions(plan_id=plan_id, limit=min(100, newest * 3))
+        ended = [s for s in summaries if ExecutionStatus(s.status).terminal][:newest]
+        for summary in ended:
+            execution = self.deps.store.load_execution(summary.execution_id)
+            for wave in execution.waves.values() if execution else []:
+                for server in wave.servers.values():
+                    if (took := server_rto(wave, server)) is not None:
+                        history.setdefault(server.source_server_id, []).append(took.total_seconds())
+        return history
 
     # --- executions --------------------------------------------------------------------------------------
 
@@ -290,7 +380,7 @@ class ControlPlane:
             caller.require(Permission.FORCE)
         if request.execution_id and (existing := self._existing(request.execution_id)) is not None:
             return self._repeated_start(request, existing)
-        report = self.preflight(caller, request.plan_id)
+        report = self.preflight(caller, request.plan_id, request.recovery_point)
         busy = [p for p in report.problems if p.code == "SERVER_BUSY"]
         if busy:  # even force cannot put a server in two jobs
             raise Conflict("servers are in another active execution", [p.to_wire() for p in busy])
@@ -305,7 +395,10 @@ class ControlPlane:
                 plan_id=request.plan_id,
                 execution_type=request.execution_type,
                 started_by=started_by,
-            )
+                recovery_point=None if request.recovery_point.latest else request.recovery_point,
+                drill_ttl_minutes=request.drill_ttl_minutes,
+            ),
+            findings=_findings(report),
         )
         return {
             "executionId": execution_id,
@@ -315,7 +408,7 @@ class ControlPlane:
             "warnings": [w.to_wire() for w in report.warnings],
         }
 
-    def _create_and_request(self, request: ExecutionRequested) -> None:
+    def _create_and_request(self, request: ExecutionRequested, findings: list[PreflightFinding] | None = None) -> None:
         """Store the PENDING execution, then publish its request: it is readable as soon as we answer 202.
 
         The engine's start-execution finds it created and starts it; if the publish is lost, a client retry with
@@ -336,7 +429,10 @@ class ControlPlane:
                 started_by=request.started_by,
                 now=self.deps.now(),
                 retry_of=request.retry_of,
+                recovery_point=request.recovery_point,
+                drill_ttl_minutes=request.drill_ttl_minutes,
             )
+            execution.preflight_findings = findings or []
         except PlanNotRunnable as err:
             raise Conflict(str(err)) from None
         with translate_failures():
@@ -408,6 +504,37 @@ class ControlPlane:
         caller.require(Permission.READ)
         execution = self._execution(execution_id, timeline=True)
         return {"executionId": execution_id, "timeline": [e.to_wire() for e in execution.timeline]}
+
+    def report(self, caller: Caller, execution_id: str, fmt: str = "json") -> tuple[str, str]:
+        """The execution's evidence report as (content type, body) in html, md or json."""
+        caller.require(Permission.READ)
+        if fmt not in FORMATS:
+            reason = f"must be one of {', '.join(FORMATS)}"
+            raise InvalidInput(f"format: {reason}", [{"field": "format", "reason": reason}])
+        execution = self._execution(execution_id, timeline=True)
+        with translate_failures():
+            cleanup = CleanupStore.beside(self.deps.store).load(execution_id)
+        return render(build_evidence(execution, cleanup=cleanup), fmt)
+
+    def change_cleanup(self, caller: Caller, execution_id: str, body: Any) -> dict[str, Any]:
+        """Extend a finished drill's TTL ({"extendMinutes": N}) or keep its instances ({"keepForever": true})."""
+        caller.require(Permission.CONTROL)
+        request = _parse(ChangeCleanup, body)
+        store = CleanupStore.beside(self.deps.store)
+        with translate_failures():
+            cleanup = store.load(execution_id)
+        if cleanup is None:
+            raise NotFound(f"execution {execution_id} has no drill cleanup scheduled")
+        try:
+            if request.keep_forever:
+                changed = keep_cleanup(cleanup, caller.identity)
+            else:
+                changed = extend_cleanup(cleanup, request.extend_minutes or 0, caller.identity, self.deps.now())
+        except ValueError as err:
+            raise Conflict(str(err)) from None
+        with translate_failures():
+            saved = store.save(changed)
+        return cleanup_summary(saved)
 
     def wave_status(self, caller: Caller, execution_id: str, wave_id: str) -> dict[str, Any]:
         """One wave of an execution."""
@@ -485,6 +612,7 @@ class ControlPlane:
                 started_by=caller.identity,
                 wave_ids=waves,
                 retry_of=execution_id,
+                recovery_point=None if original.recovery_point.latest else original.recovery_point,
             )
         )
         return {"executionId": retry_id, "retryOf": execution_id, "waveIds": waves, "status": "REQUESTED"}
@@ -733,6 +861,21 @@ def _same_id(body: Any, field: str, path_id: str) -> Any:
 
 def _group_ids(plan: RecoveryPlan) -> list[str]:
     return list(dict.fromkeys(g for w in plan.waves for g in w.protection_group_ids))
+
+
+def _findings(report: PreflightReport) -> list[PreflightFinding]:
+    """The report's problems (present only when forced) and warnings, as the execution keeps them."""
+    both = [("PROBLEM", p) for p in report.problems] + [("WARNING", w) for w in report.warnings]
+    return [
+        PreflightFinding(
+            severity=severity,
+            code=p.code,
+            message=p.message[:1000],
+            wave_id=p.wave_id,
+            source_server_id=p.source_server_id,
+        )
+        for severity, p in both[:MAX_FINDINGS_KEPT]
+    ]
 
 
 def _instance_ids(execution: Execution) -> list[str]:

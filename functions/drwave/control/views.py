@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from drwave.adapters.drs import SourceServer
+from drwave.core import objectives
 from drwave.models.base import iso_z
 from drwave.models.execution import Execution, LaunchStatus, WaveState, WaveStatus
 
@@ -87,6 +88,13 @@ def execution_view(execution: Execution) -> dict[str, Any]:
             {"waveId": w.wave_id, "status": w.status.value, "reason": w.reason, "servers": _counts(w)}
             | {"jobIds": [c.job_id for c in w.chunks if c.job_id]}
             for w in waves
+        ],
+        "recoveryPoint": execution.recovery_point.to_wire(),
+        # The execution's RTO and worst RPO, and each wave's RTO, against their targets (servers: the report).
+        "objectives": [
+            o.to_wire()
+            for o in [objectives.execution_rto(execution), objectives.worst_rpo(execution)]
+            + [objectives.wave_rto(execution, w) for w in waves]
         ],
     }
 

@@ -6,6 +6,7 @@ from datetime import datetime
 
 from drwave.models.execution import Execution, ExecutionType, WaveState
 from drwave.models.plan import ProtectionGroup, RecoveryPlan
+from drwave.models.recovery import RecoveryPoint
 
 
 class PlanNotRunnable(ValueError):
@@ -22,6 +23,8 @@ def new_execution(
     started_by: str,
     now: datetime,
     retry_of: str | None = None,
+    recovery_point: RecoveryPoint | None = None,
+    drill_ttl_minutes: int | None = None,
 ) -> Execution:
     """A PENDING execution holding a snapshot of the plan and groups, so later edits cannot change it."""
     try:
@@ -43,6 +46,8 @@ def new_execution(
         region=region,
         started_by=started_by,
         retry_of=retry_of,
+        recovery_point=recovery_point or RecoveryPoint(),
+        drill_ttl_minutes=drill_ttl_minutes,
         created_at=now,
         waves={w.id: WaveState(wave_id=w.id) for w in plan.waves},
     )

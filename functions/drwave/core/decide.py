@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from drwave.core import messages as m
+from drwave.core import objectives
 from drwave.core.capacity import split_into_chunks
 from drwave.models.events import (
     DrsJobStarted,
@@ -263,6 +264,9 @@ def _finish_if_done(ctx: _Ctx) -> None:
     exe.status = final
     exe.ended_at = ctx.now
     ctx.log("EXECUTION_FINISHED", detail=str(final))
+    measured = [objectives.execution_rto(exe), objectives.worst_rpo(exe)]
+    for event, detail in objectives.timeline_lines(measured):
+        ctx.log(event, detail=detail)
     ctx.emit(
         ExecutionFinished(
             execution_id=exe.execution_id,
@@ -270,6 +274,7 @@ def _finish_if_done(ctx: _Ctx) -> None:
             status=final,
             started_at=exe.started_at,
             ended_at=ctx.now,
+            **objectives.event_fields(measured),
         )
     )
 
@@ -414,6 +419,8 @@ def _on_chunk_started(ctx: _Ctx, msg: m.ChunkStarted) -> None:
         server.job_id = msg.job_id
         server.launch_status = LaunchStatus.IN_PROGRESS
         server.updated_at = ctx.now
+        if sid in msg.recovery_points:
+            server.recovery_snapshot_id, server.snapshot_taken_at = msg.recovery_points[sid]
     ctx.log("DRS_JOB_STARTED", state.wave_id, f"{msg.job_id}: {len(chunk.source_server_ids)} servers")
     ctx.emit(
         DrsJobStarted(
@@ -701,6 +708,9 @@ def _end_wave(ctx: _Ctx, state: WaveState, status: WaveStatus, reason: str | Non
     state.ended_at = ctx.now
     ctx.log(f"WAVE_{status}", state.wave_id, reason or "")
     exe_id = ctx.exe.execution_id
+    rto = [objectives.wave_rto(ctx.exe, state)]
+    for event, detail in objectives.timeline_lines(rto):
+        ctx.log(event, state.wave_id, detail)
     if status.succeeded:
         servers = state.servers.values()
         ctx.emit(
@@ -710,10 +720,19 @@ def _end_wave(ctx: _Ctx, state: WaveState, status: WaveStatus, reason: str | Non
                 status=status,
                 launched=sum(s.launch_status is LaunchStatus.LAUNCHED for s in servers),
                 failed=sum(s.launch_status is LaunchStatus.FAILED for s in servers),
+                **objectives.event_fields(rto),
             )
         )
     else:
-        ctx.emit(WaveFailed(execution_id=exe_id, wave_id=state.wave_id, status=status, reason=reason or ""))
+        ctx.emit(
+            WaveFailed(
+                execution_id=exe_id,
+                wave_id=state.wave_id,
+                status=status,
+                reason=reason or "",
+                **objectives.event_fields(rto),
+            )
+        )
 
 
 # --- time: gates, timeouts and self-repair ------------------------------------------------------------

@@ -98,6 +98,8 @@ class ChunkStarted:
     wave_id: str
     index: int
     job_id: str
+    # Source server id -> (PIT snapshot id, when it was taken) StartRecovery named; empty for LATEST.
+    recovery_points: dict[str, tuple[str, datetime]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,8 @@ from typing import Any
 
 from drwave.models.base import iso_z
 from drwave.models.events import (
+    DrillCleanedUp,
+    DrillCleanupWarning,
     EventDetail,
     ExecutionFinished,
     ExecutionStarted,
@@ -29,6 +31,8 @@ NOTIFIED_EVENTS: tuple[type[EventDetail], ...] = (
     WaveCompleted,
     WaveFailed,
     ExecutionFinished,
+    DrillCleanupWarning,
+    DrillCleanedUp,
 )
 UNKNOWN_TYPE = "UNKNOWN"
 SUBJECT_MAX = 100  # SNS: at most 100 printable ASCII characters, no line breaks
@@ -95,6 +99,10 @@ def severity_of(detail: EventDetail, execution_type: ExecutionType | None) -> Se
             if detail.status is WaveStatus.FAILED:
                 return Severity.CRITICAL if recovery else Severity.WARNING
             return Severity.WARNING if recovery else Severity.INFO  # skipped or cancelled: a consequence
+        case DrillCleanupWarning():
+            return Severity.WARNING
+        case DrillCleanedUp():
+            return Severity.WARNING if detail.failed else Severity.INFO
         case ExecutionFinished():
             if detail.status is ExecutionStatus.COMPLETED:
                 return Severity.INFO
@@ -214,9 +222,51 @@ def _describe(
             took = _duration(detail.ended_at - detail.started_at) if detail.started_at else None
             counts = ", ".join(f"{n} {s}" for s, n in (data["waves"] or {}).items())
             facts += [("Status", str(detail.status)), ("Duration", took), ("Waves", counts or None)]
+        case DrillCleanupWarning():
+            data.update(expiresAt=iso_z(detail.expires_at), instanceCount=detail.instance_count)
+            headline = f"drill instances will be terminated at {iso_z(detail.expires_at)}"
+            when = iso_z(detail.expires_at)
+            if occurred_at is not None:
+                when += f" (in {_duration(detail.expires_at - occurred_at)})"
+            facts += [("Instances", str(detail.instance_count)), ("Terminated at", when)]
+            rest = f"/executions/{detail.execution_id}/cleanup"
+            actions = [
+                "To keep them longer or for good:",
+                f'  POST {rest} {{"extendMinutes": 60}}',
+                f'  POST {rest} {{"keepForever": true}}',
+            ]
+        case DrillCleanedUp():
+            data.update(
+                terminated=detail.terminated, failed=detail.failed, skipped=detail.skipped, jobIds=detail.job_ids
+            )
+            headline = f"drill cleaned up ({detail.terminated} instances terminated)"
+            facts += [
+                ("Terminated", str(detail.terminated)),
+                ("Failed", str(detail.failed)),
+                ("Skipped", str(detail.skipped)),
+                ("DRS jobs", ", ".join(detail.job_ids) or None),
+            ]
         case _:  # pragma: no cover - notification_for only passes NOTIFIED_EVENTS
             raise ValueError(detail.DETAIL_TYPE)
+    facts += _objective_facts(detail, data)
     return headline, facts, actions
+
+
+def _objective_facts(detail: EventDetail, data: dict[str, Any]) -> list[tuple[str, str | None]]:
+    """RTO/RPO against the declared targets (only objectives that have one), as facts and `objectives` data."""
+    facts: list[tuple[str, str | None]] = []
+    verdicts: dict[str, Any] = {}
+    for kind in ("rto", "rpo"):
+        met = getattr(detail, f"{kind}_met", None)
+        if met is None:
+            continue
+        seconds = getattr(detail, f"{kind}_seconds", None) or 0.0
+        target = getattr(detail, f"target_{kind}_minutes", None)
+        verdicts[kind] = {"measuredSeconds": seconds, "targetMinutes": target, "met": met}
+        facts.append((kind.upper(), f"{seconds / 60:.1f} min, target {target} min: {'PASS' if met else 'FAIL'}"))
+    if verdicts:
+        data["objectives"] = verdicts
+    return facts
 
 
 def _wave_name(execution: Execution | None, wave_id: str | None) -> str | None:

@@ -27,7 +27,7 @@ from drwave.control.errors import (
     UnsupportedMediaType,
     invalid_from_errors,
 )
-from drwave.control.requests import StartExecution
+from drwave.control.requests import ChangeCleanup, PredictRequest, StartExecution
 from drwave.control.roles import Caller, role_from_groups
 from drwave.control.service import ControlPlane, Entity
 from drwave.control.wire import parse_json
@@ -178,6 +178,11 @@ def preflight(plan_id: Id) -> Response[str]:
     return _json(200, _plane().preflight(_caller(), plan_id).to_wire())
 
 
+@app.post("/plans/<plan_id>/predict", summary="What-if RTO: p50/p90/p99 per wave and plan from virtual-time runs")
+def predict(plan_id: Id, request: Annotated[PredictRequest | None, Body()] = None) -> Response[str]:
+    return _json(200, _plane().predict(_caller(), plan_id, request.to_wire() if request else {}))
+
+
 # --- executions -------------------------------------------------------------------------------------
 
 
@@ -215,6 +220,19 @@ def get_execution(execution_id: Id) -> Response[str]:
 @app.get("/executions/<execution_id>/timeline", summary="Audit timeline")
 def timeline(execution_id: Id) -> Response[str]:
     return _json(200, _plane().timeline(_caller(), execution_id))
+
+
+@app.get("/executions/<execution_id>/report", summary="Evidence report: self-contained HTML, Markdown or JSON")
+def report(
+    execution_id: Id, report_format: Annotated[str, Query(alias="format", pattern=r"^(html|md|json)$")] = "json"
+) -> Response[str]:
+    content_type, body = _plane().report(_caller(), execution_id, report_format)
+    return Response(status_code=200, content_type=content_type, body=body)
+
+
+@app.post("/executions/<execution_id>/cleanup", summary="Extend a finished drill's TTL or keep its instances")
+def change_cleanup(execution_id: Id, change: Annotated[ChangeCleanup, Body()]) -> Response[str]:
+    return _json(200, _plane().change_cleanup(_caller(), execution_id, change.to_wire()))
 
 
 @app.get("/executions/<execution_id>/waves/<wave_id>", summary="One wave's status")

@@ -16,6 +16,7 @@ from drwave.core.decide import Decision
 from drwave.core.observe import failure_reasons, job_changed, jobs_to_poll, newly_failed, observation, state_change
 from drwave.engine.loop import apply, drain_outbox, logger
 from drwave.engine.ports import Dependencies, default_dependencies
+from drwave.handlers.cleanup_drill import sweep as sweep_cleanups
 from drwave.models.events import DrsJobStateChange
 from drwave.models.execution import ActionStatus, Execution
 
@@ -39,6 +40,9 @@ def handler(event: dict[str, Any], context: Any, deps: Dependencies | None = Non
             executions.append(decision.execution)
     changes = _poll_jobs(deps, executions)
     deps.publisher.publish(changes)
+    cleanups = sweep_cleanups(deps)  # finished drills whose TTL is due: warn, then terminate their instances
+    if cleanups["cleanupsPending"]:
+        logger.info("drill cleanups", extra=cleanups)
     counts = {
         "activeExecutions": len(executions),
         "jobChanges": len(changes),

@@ -42,6 +42,8 @@ def handler(event: dict[str, Any], context: Any, deps: Dependencies | None = Non
             default_account_id=deps.account_id,
             started_by=request.started_by,
             retry_of=request.retry_of,
+            recovery_point=request.recovery_point,
+            drill_ttl_minutes=request.drill_ttl_minutes,
             now=deps.now(),
         )
     except PlanNotRunnable as err:

@@ -6,7 +6,7 @@ Triggered by "Wave Start Requested" (from the planner, the tick, or capacity bei
 from __future__ import annotations
 
 from contextlib import suppress
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 from uuid import uuid4
 
@@ -18,6 +18,7 @@ from drwave.core import messages as m
 from drwave.core.capacity import add_waiter, admission_denial, chunk_key, reserve
 from drwave.core.decide import HALT_CANCEL, decide, lease_lapsed
 from drwave.core.launch import effective_launch_settings, group_for_server, validate_launch_settings
+from drwave.core.recovery_points import describe, missing_snapshots
 from drwave.core.servers import resolve_wave_servers
 from drwave.engine.loop import MAX_ATTEMPTS, apply, logger
 from drwave.engine.ports import Dependencies, default_dependencies
@@ -80,7 +81,8 @@ def _launch_chunk(deps: Dependencies, gateway: DrsGateway, execution_id: str, wa
         # An earlier attempt died after reserving: its job may exist. Adopt it rather than start a second.
         job = gateway.find_job_by_tag(TOKEN_TAG, chunk.launch_token, chunk.starting_at - timedelta(minutes=5))
         if job is not None:
-            _record_started(deps, execution, wave_id, index, job.job_id)
+            points = _recovery_points(gateway, execution, chunk.source_server_ids)
+            _record_started(deps, execution, wave_id, index, job.job_id, points if isinstance(points, dict) else {})
             return True
         if wave.status is not WaveStatus.LAUNCHING or execution.halt == HALT_CANCEL:
             lost = "launch attempt lost; wave no longer launching"
@@ -94,6 +96,10 @@ def _launch_chunk(deps: Dependencies, gateway: DrsGateway, execution_id: str, wa
         blocked = _apply_launch_settings(deps, gateway, execution, wave_id, chunk)
         if blocked is not None:
             return blocked
+    points = _recovery_points(gateway, execution, chunk.source_server_ids)
+    if isinstance(points, str):
+        apply(deps, execution_id, [m.ChunkRejected(wave_id, index, points)])
+        return True
     token = _reserve(deps, execution_id, wave_id, index)
     if token is None:
         return False
@@ -105,14 +111,32 @@ def _launch_chunk(deps: Dependencies, gateway: DrsGateway, execution_id: str, wa
         TOKEN_TAG: token,
     }
     try:
-        job = gateway.start_recovery(servers, is_drill=execution.is_drill, tags=tags)
+        job = gateway.start_recovery(
+            servers, is_drill=execution.is_drill, tags=tags, snapshot_ids={s: p[0] for s, p in points.items()}
+        )
     except DrsError as err:
         logger.warning("StartRecovery refused", execution_id=execution_id, wave_id=wave_id, code=err.code)
         message = m.ChunkDeferred if err.code in RETRYABLE else m.ChunkRejected
         apply(deps, execution_id, [message(wave_id, index, str(err), token)])
         return message is m.ChunkRejected
-    _record_started(deps, execution, wave_id, index, job.job_id)
+    _record_started(deps, execution, wave_id, index, job.job_id, points)
     return True
+
+
+def _recovery_points(
+    gateway: DrsGateway, execution: Execution, servers: list[str]
+) -> dict[str, tuple[str, datetime]] | str:
+    """Each server's PIT snapshot (id, time) for the execution's recovery point, or why the chunk cannot launch.
+
+    LATEST needs none (DRS snapshots at launch). A DescribeRecoverySnapshots per server otherwise; DRS errors other
+    than throttling (retried by the gateway) propagate, so the event's retry or the tick comes back.
+    """
+    point = execution.recovery_point
+    found = gateway.snapshots_for(point, servers)
+    missing = missing_snapshots(point, servers, found)
+    if missing:
+        return f"no recovery snapshot for {describe(point)}: {', '.join(missing)}"
+    return {sid: (f.snapshot_id, f.taken_at) for sid, f in found.items() if f is not None}
 
 
 def _apply_launch_settings(
@@ -214,8 +238,15 @@ def _reserve(deps: Dependencies, execution_id: str, wave_id: str, index: int) ->
     raise ConcurrentUpdate(execution_id)  # Lambda's retry of the whole invocation takes it from here
 
 
-def _record_started(deps: Dependencies, execution: Execution, wave_id: str, index: int, job_id: str) -> None:
-    """Index the job for aws.drs events, then record it on the chunk."""
+def _record_started(
+    deps: Dependencies,
+    execution: Execution,
+    wave_id: str,
+    index: int,
+    job_id: str,
+    points: dict[str, tuple[str, datetime]],
+) -> None:
+    """Index the job for aws.drs events, then record it (and the servers' recovery points) on the chunk."""
     deps.store.put_owner("JOB", job_id, {"executionId": execution.execution_id, "waveId": wave_id})
-    apply(deps, execution.execution_id, [m.ChunkStarted(wave_id, index, job_id)])
+    apply(deps, execution.execution_id, [m.ChunkStarted(wave_id, index, job_id, points)])
     logger.info("DRS job started", execution_id=execution.execution_id, wave_id=wave_id, job_id=job_id)

@@ -9,6 +9,7 @@ from pydantic import Field
 
 from drwave.models.base import Model, UtcDatetime
 from drwave.models.execution import ExecutionStatus, ExecutionType, LaunchStatus, WaveStatus
+from drwave.models.recovery import RecoveryPoint
 
 EVENT_SOURCE = "drwave"
 
@@ -34,6 +35,8 @@ class ExecutionRequested(EventDetail):
     # A retry runs only these waves of the plan (dependencies outside them count as met) and names its original.
     wave_ids: list[str] | None = Field(default=None, min_length=1)
     retry_of: str | None = None
+    recovery_point: RecoveryPoint | None = None  # None: LATEST
+    drill_ttl_minutes: int | None = None  # overrides the plan's drillTtlMinutes
 
 
 class ExecutionStarted(EventDetail):
@@ -138,6 +141,10 @@ class WaveCompleted(EventDetail):
     status: Literal[WaveStatus.COMPLETED, WaveStatus.COMPLETED_WITH_WARNINGS]
     launched: int
     failed: int
+    # Objectives (absent when not measured or not declared): measured seconds, the target, and whether it was met.
+    rto_seconds: float | None = None
+    target_rto_minutes: int | None = None
+    rto_met: bool | None = None
 
 
 class WaveFailed(EventDetail):
@@ -147,6 +154,10 @@ class WaveFailed(EventDetail):
     wave_id: str
     status: Literal[WaveStatus.FAILED, WaveStatus.SKIPPED, WaveStatus.CANCELLED]
     reason: str
+    # Objectives (absent when not measured or not declared): measured seconds, the target, and whether it was met.
+    rto_seconds: float | None = None
+    target_rto_minutes: int | None = None
+    rto_met: bool | None = None
 
 
 class ExecutionFinished(EventDetail):
@@ -157,6 +168,31 @@ class ExecutionFinished(EventDetail):
     status: ExecutionStatus
     started_at: UtcDatetime | None = None  # None when it ended before it started (e.g. cancelled while pending)
     ended_at: UtcDatetime
+    # Objectives (absent when not measured or not declared): measured seconds, the target, and whether it was met.
+    rto_seconds: float | None = None
+    target_rto_minutes: int | None = None
+    rto_met: bool | None = None
+    rpo_seconds: float | None = None  # the largest data-loss window of any server
+    target_rpo_minutes: int | None = None
+    rpo_met: bool | None = None
+
+
+class DrillCleanupWarning(EventDetail):
+    """Notification: a finished drill's recovery instances will be terminated soon (extend or keep them)."""
+
+    DETAIL_TYPE = "Drill Cleanup Warning"
+    expires_at: UtcDatetime
+    instance_count: int
+
+
+class DrillCleanedUp(EventDetail):
+    """Notification: a finished drill's TTL ran out and its recovery instances were terminated."""
+
+    DETAIL_TYPE = "Drill Cleaned Up"
+    terminated: int
+    failed: int
+    skipped: int
+    job_ids: list[str]
 
 
 PUBLISHED_EVENTS: tuple[type[EventDetail], ...] = (
@@ -174,6 +210,8 @@ PUBLISHED_EVENTS: tuple[type[EventDetail], ...] = (
     WaveCompleted,
     WaveFailed,
     ExecutionFinished,
+    DrillCleanupWarning,
+    DrillCleanedUp,
 )
 BY_DETAIL_TYPE: dict[str, type[EventDetail]] = {cls.DETAIL_TYPE: cls for cls in PUBLISHED_EVENTS}
 

@@ -8,6 +8,7 @@ from pydantic import Field, PrivateAttr
 
 from drwave.models.base import Model, UtcDatetime
 from drwave.models.plan import ImpactLevel, ProtectionGroup, RecoveryPlan
+from drwave.models.recovery import PreflightFinding, RecoveryPoint
 
 
 class ExecutionType(StrEnum):
@@ -138,6 +139,9 @@ class ServerState(Model):
     recovery_instance_id: str | None = None
     error: str | None = None
     updated_at: UtcDatetime | None = None
+    # The PIT snapshot StartRecovery named for this server (None: LATEST, DRS snapshots at launch).
+    recovery_snapshot_id: str | None = None
+    snapshot_taken_at: UtcDatetime | None = None
 
 
 class Chunk(Model):
@@ -222,6 +226,9 @@ class Execution(Model):
     region: str
     started_by: str = "unknown"
     retry_of: str | None = None  # the execution whose failed wave this one retries
+    recovery_point: RecoveryPoint = Field(default_factory=RecoveryPoint)
+    preflight_findings: list[PreflightFinding] = Field(default_factory=list, max_length=50)
+    drill_ttl_minutes: int | None = None  # the start's override of the plan's drillTtlMinutes
     created_at: UtcDatetime
     started_at: UtcDatetime | None = None
     ended_at: UtcDatetime | None = None

@@ -153,6 +153,7 @@ class Wave(Model):
     server_impact: dict[str, ImpactLevel] = Field(default_factory=dict, max_length=limits.MAX_GROUP_SERVERS)
     timeout_minutes: StrictInt = Field(default=240, ge=1, le=10080)
     failure_policy: FailurePolicy = FailurePolicy.STOP
+    target_rto_minutes: StrictInt | None = Field(default=None, ge=1, le=10080)  # wave start to end
 
     @field_validator("protection_group_ids")
     @classmethod
@@ -188,6 +189,11 @@ class RecoveryPlan(Model):
     description: Text = ""
     # One save writes the header and every changed wave in one DynamoDB transaction (<= 100 items).
     waves: list[Wave] = Field(max_length=90)
+    target_rto_minutes: StrictInt | None = Field(default=None, ge=1, le=10080)  # execution start to end
+    target_rpo_minutes: StrictInt | None = Field(default=None, ge=0, le=10080)  # data-loss window per server
+    # DRILL instances are terminated this long after the drill ends (None: never automatically).
+    drill_ttl_minutes: StrictInt | None = Field(default=None, ge=0, le=525600)
+    drill_cleanup_notice_minutes: StrictInt | None = Field(default=None, ge=0, le=10080)  # warning before the TTL
 
     @model_validator(mode="after")
     def _valid_graph(self) -> RecoveryPlan:

@@ -124,6 +124,24 @@ class ApiClient:
             raise Unreachable(f"cannot reach the drwave API at {self.url} ({reason}); {START_HINT}") from None
         return json.loads(raw) if raw else None
 
+    def get_bytes(self, path: str, query: dict[str, Any] | None = None) -> bytes:
+        """GET a non-JSON resource (a report): the body as sent."""
+        url = self.url + urllib.parse.quote(path)
+        params = {k: str(v) for k, v in (query or {}).items() if v is not None}
+        if params:
+            url += "?" + urllib.parse.urlencode(params)
+        headers = {**self.headers, "Accept": "*/*"}
+        request = urllib.request.Request(url, method="GET", headers=headers)
+        try:
+            with self._opener.open(request, timeout=self.timeout) as response:
+                raw: bytes = response.read()
+                return raw
+        except urllib.error.HTTPError as err:
+            raise error_from_body(err.code, err.read()) from None
+        except (urllib.error.URLError, OSError) as err:
+            reason = getattr(err, "reason", err)
+            raise Unreachable(f"cannot reach the drwave API at {self.url} ({reason}); {START_HINT}") from None
+
     def get(self, path: str, query: dict[str, Any] | None = None) -> Any:
         """GET."""
         return self.request("GET", path, query=query)

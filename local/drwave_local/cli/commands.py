@@ -483,6 +483,21 @@ def executions_retry(client: ApiClient, args: argparse.Namespace) -> int:
     )
 
 
+def executions_report(client: ApiClient, args: argparse.Namespace) -> int:
+    """drwave executions report ID --format html -o FILE"""
+    body = client.get_bytes(f"/executions/{args.id}/report", {"format": args.format})
+    if args.output is None:
+        sys.stdout.write(body.decode("utf-8"))
+        return 0
+    try:
+        args.output.parent.mkdir(parents=True, exist_ok=True)
+        args.output.write_bytes(body)
+    except OSError as err:
+        raise FileError(f"{args.output}: cannot write: {err.strerror}") from err
+    print(f"wrote {args.output} ({len(body)} bytes, {args.format})")
+    return 0
+
+
 def executions_timeline(client: ApiClient, args: argparse.Namespace) -> int:
     """drwave executions timeline ID"""
 
@@ -637,6 +652,10 @@ def _executions(commands: Any, leaf: _Leaves) -> None:
     approve.add_argument("wave", help="wave id (or 1-based wave number)")
     leaf(sub, "timeline", executions_timeline, "an execution's audit timeline").add_argument("id")
     leaf(sub, "instances", executions_instances, "recovery instances an execution launched").add_argument("id")
+    report = leaf(sub, "report", executions_report, "save an execution's evidence report (html, md or json)")
+    report.add_argument("id")
+    report.add_argument("--format", choices=["html", "md", "json"], default="html")
+    report.add_argument("-o", "--output", type=Path, help="file to write (default: print it)")
     leaf(sub, "terminate", executions_terminate, "terminate an ended execution's recovery instances").add_argument("id")
 
 

@@ -7,6 +7,7 @@ import math
 import os
 import sys
 from collections.abc import Sequence
+from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -105,7 +106,14 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("plan", type=Path, help="plan file (YAML/JSON: protectionGroups + recoveryPlan)")
     run.add_argument("--environment", type=Path, required=True, help="simulated environment file")
     run.add_argument("--type", choices=["drill", "recovery"], default="drill")
-    run.add_argument("--report", type=Path, help="write the JSON report here")
+    run.add_argument(
+        "--report", type=Path, help="write the JSON report here, and its .html and .md evidence next to it"
+    )
+    run.add_argument(
+        "--recover-to-minutes-ago",
+        type=finite_float,
+        help="recover every server to its newest PIT snapshot this many simulated minutes before the start",
+    )
     run.add_argument("--faults", help="e.g. duplicate=0.2,drop=0.1,delay=30,crash=0.05,lose-launch-results=0.3")
     run.add_argument(
         "--approve-after",
@@ -113,6 +121,13 @@ def _parser() -> argparse.ArgumentParser:
         default=120.0,
         help="simulated seconds before an operator approves each gate (negative: never approve)",
     )
+    guess = commands.add_parser("predict", help="what-if RTO: p50/p90/p99 from many virtual-time runs of a plan")
+    guess.add_argument("plan", type=Path, help="plan file (YAML/JSON: protectionGroups + recoveryPlan)")
+    guess.add_argument("--environment", type=Path, required=True, help="simulated environment file")
+    guess.add_argument("--runs", type=int, default=200, help="how many runs (default 200)")
+    guess.add_argument("--approve-after", type=finite_float, default=120.0, help="assumed gate approval delay (s)")
+    guess.add_argument("--history", type=Path, nargs="*", default=[], help="drwave run --report JSON files")
+    guess.add_argument("--json", type=Path, dest="json_path", help="also write the prediction as JSON here")
     bench = commands.add_parser("bench", help="benchmark drwave against the seed's poll-loop design")
     bench.add_argument("--quick", action="store_true", help="scale the large shapes down for a fast look")
     bench.add_argument("--output", type=Path, default=Path("out/bench/bench.json"))
@@ -128,6 +143,28 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _predict(args: argparse.Namespace) -> int:
+    """`drwave predict`: exit 2 on a bad file or option."""
+    from drwave_local.cli.predict import main as predict  # noqa: PLC0415 - only this command needs it
+
+    if args.runs < 1 or args.runs > 100_000:
+        print("drwave: error: --runs: between 1 and 100000", file=sys.stderr)
+        return 2
+    try:
+        predict(
+            args.plan,
+            args.environment,
+            runs=args.runs,
+            approval_delay=args.approve_after,
+            history_paths=args.history,
+            json_path=args.json_path,
+        )
+    except InputFileError as err:
+        print(f"drwave: error: {err}", file=sys.stderr)
+        return 2
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point; returns the process exit code (0 when the execution completed)."""
     args = _parser().parse_args(argv)
@@ -137,6 +174,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return serve.main(args)
     if args.command in CLIENT_COMMANDS:
         return run_client_command(args)
+    if args.command == "predict":
+        return _predict(args)
     if args.command == "bench":
         from drwave_local.bench.run import main as bench  # noqa: PLC0415 - only this command needs it
 
@@ -160,6 +199,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                 approve_gates_after_seconds=None if args.approve_after < 0 else args.approve_after,
                 report_path=args.report,
                 log_path=args.log,
+                recover_to_before_start=None
+                if args.recover_to_minutes_ago is None
+                else timedelta(minutes=args.recover_to_minutes_ago),
             )
         report = rehearse(plan, environment, options, out=quiet_print)
     except (InputFileError, UsageError) as err:

@@ -12,10 +12,14 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+from drwave.adapters.cleanup_store import CleanupStore
 from drwave.adapters.publisher import PublishError
 from drwave.control.roles import Caller, Role
 from drwave.control.service import ControlPlane
+from drwave.core.evidence import build_evidence
+from drwave.core.evidence_render import to_html, to_markdown
 from drwave.models.execution import ExecutionType, LaunchStatus
+from drwave.models.recovery import RecoveryPoint, RecoveryPointMode
 from drwave_local.cli.progress import ProgressPrinter
 from drwave_local.cli.report import build_report, summary_table
 from drwave_local.runtime.embedded import LocalRuntime
@@ -44,6 +48,8 @@ class RehearsalOptions:
     report_path: Path | None = None
     log_path: Path | None = None
     max_virtual: timedelta = timedelta(days=2)
+    # Recover to this long before the simulation starts (None: LATEST).
+    recover_to_before_start: timedelta | None = None
 
 
 def rehearse(
@@ -89,7 +95,13 @@ def rehearse(
             f"{f', lost launch results {options.lose_launch_results}' if options.lose_launch_results else ''})"
         )
         execution_id = f"exec-{uuid.uuid4().hex[:12]}"
-        request = partial(runtime.request_execution, document.recovery_plan.id, options.execution_type, execution_id)
+        point = None
+        if options.recover_to_before_start is not None:
+            at = runtime.clock.now() - options.recover_to_before_start
+            point = RecoveryPoint(mode=RecoveryPointMode.POINT_IN_TIME, at=at)
+        request = partial(
+            runtime.request_execution, document.recovery_plan.id, options.execution_type, execution_id, point
+        )
         _send_until_accepted(runtime, request)
         runtime.run(options.max_virtual)
         execution = runtime.execution(execution_id)
@@ -118,6 +130,9 @@ def rehearse(
                 },
                 "wallSeconds": round(time.perf_counter() - wall_start, 3),
                 "invariantViolations": violations,
+                "evidence": build_evidence(
+                    execution, hostnames=hostnames, cleanup=CleanupStore.beside(runtime.deps.store).load(execution_id)
+                ),
             },
         )
     out("")
@@ -128,7 +143,12 @@ def rehearse(
     if options.report_path is not None:
         options.report_path.parent.mkdir(parents=True, exist_ok=True)
         options.report_path.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
-        out(f"Report: {options.report_path}")
+        for suffix, render in ((".html", to_html), (".md", to_markdown)):
+            options.report_path.with_suffix(suffix).write_text(render(report["evidence"]), encoding="utf-8")
+        out(
+            f"Report: {options.report_path} (and {options.report_path.with_suffix('.html').name}, "
+            f"{options.report_path.with_suffix('.md').name}; content SHA-256 {report['evidence']['contentSha256']})"
+        )
     return report
 
 

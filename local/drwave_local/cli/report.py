@@ -6,6 +6,8 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
+from drwave.core import objectives
+from drwave.core.recovery_points import data_loss_window, describe
 from drwave.models.base import iso_z
 from drwave.models.execution import Execution, LaunchStatus
 
@@ -57,6 +59,10 @@ def build_report(
                     "recoveryInstanceId": server.recovery_instance_id,
                     "drsJobId": server.job_id,
                     "error": server.error,
+                    "recoverySnapshotId": server.recovery_snapshot_id,
+                    "snapshotTakenAt": _iso(server.snapshot_taken_at),
+                    "dataLossSeconds": _total(data_loss_window(execution, state, server)),
+                    "rtoSeconds": _total(objectives.server_rto(state, server)),
                 }
             )
         waves.append(
@@ -69,6 +75,8 @@ def build_report(
                 "startedAt": _iso(state.started_at),
                 "endedAt": _iso(state.ended_at),
                 "durationSeconds": _seconds(state.started_at, state.ended_at),
+                "targetRtoMinutes": spec.target_rto_minutes,
+                "rtoMet": objectives.wave_rto(execution, state).met,
                 "drsJobIds": [c.job_id for c in state.chunks if c.job_id],
                 "launched": sum(s.launch_status is LaunchStatus.LAUNCHED for s in state.servers.values()),
                 "failed": sum(s.launch_status is LaunchStatus.FAILED for s in state.servers.values()),
@@ -87,6 +95,8 @@ def build_report(
         "startedAt": _iso(execution.started_at),
         "endedAt": _iso(execution.ended_at),
         "simulatedRtoSeconds": _seconds(execution.started_at, execution.ended_at),
+        "recoveryPoint": {**execution.recovery_point.to_wire(), "description": describe(execution.recovery_point)},
+        "objectives": [o.to_wire() for o in objectives.evaluate(execution) if o.scope != "SERVER"],
         "waves": waves,
         "drsApiCalls": dict(sorted(drs_calls.items())),
         "handlerInvocations": dict(sorted(invocations.items())),
@@ -95,6 +105,25 @@ def build_report(
         "timeline": [e.to_wire() for e in execution.timeline],
         **(extra or {}),
     }
+
+
+def _total(delta: timedelta | None) -> float | None:
+    return round(delta.total_seconds(), 3) if delta is not None else None
+
+
+def objective_lines(report: dict[str, Any]) -> list[str]:
+    """One line per RTO/RPO measure of the execution and its waves: measured, target, PASS/FAIL."""
+    lines = [f"recovery point: {report['recoveryPoint']['description']}"]
+    for o in report.get("objectives", []):
+        if "measuredSeconds" not in o and "targetMinutes" not in o:
+            continue
+        subject = "execution" if o["scope"] == "EXECUTION" else f"wave {o['subject']}"
+        measured = duration_text(o.get("measuredSeconds"))
+        target = f"target {o['targetMinutes']:g} min" if "targetMinutes" in o else "no target"
+        verdict = {True: "PASS", False: "FAIL"}.get(o.get("met"), "-")
+        worst = " (worst server)" if o["kind"] == "RPO" and o["scope"] == "EXECUTION" else ""
+        lines.append(f"{o['kind']} {subject}{worst}: {measured}, {target}: {verdict}")
+    return lines
 
 
 def summary_table(report: dict[str, Any]) -> str:
@@ -122,6 +151,7 @@ def summary_table(report: dict[str, Any]) -> str:
         f"execution {report['executionId']} {report['type']} -> {report['status']}; "
         f"total simulated RTO {duration_text(report['simulatedRtoSeconds'])}"
     )
+    lines.extend(objective_lines(report))
     calls = ", ".join(f"{op} {n}" for op, n in report["drsApiCalls"].items())
     lines.append(f"DRS API calls: {calls or 'none'} (total {sum(report['drsApiCalls'].values())})")
     if report["groundTruthMismatches"]:

@@ -11,6 +11,8 @@ from typing import Any
 from drwave.models.events import (
     EVENT_SOURCE,
     PUBLISHED_EVENTS,
+    DrillCleanedUp,
+    DrillCleanupWarning,
     DrsJobStarted,
     DrsJobStateChange,
     EventDetail,
@@ -78,6 +80,19 @@ EXAMPLES: list[EventDetail] = [
         status=ExecutionStatus.COMPLETED_WITH_WARNINGS,
         started_at=datetime(2026, 1, 5, 9, 0, 0, tzinfo=UTC),
         ended_at=_AT,
+    ),
+    DrillCleanupWarning(
+        execution_id="exec-7f3a9c2e1b4d",
+        event_id="exec-7f3a9c2e1b4d/cleanup/warning",
+        expires_at=datetime(2026, 1, 5, 10, 30, 0, tzinfo=UTC),
+        instance_count=20,
+    ),
+    DrillCleanedUp(
+        execution_id="exec-7f3a9c2e1b4d",
+        terminated=20,
+        failed=0,
+        skipped=0,
+        job_ids=["drsjob-Tm4qZ8cV1xB7nK2pE"],
     ),
 ]
 

@@ -23,6 +23,7 @@ from botocore.config import Config
 from moto import mock_aws
 from moto.events.models import EventPattern
 
+from drwave.adapters.cleanup_store import CleanupStore
 from drwave.adapters.drs import DrsGateway
 from drwave.adapters.launch_settings import Ec2LaunchTemplates
 from drwave.adapters.notifier import SnsNotifier
@@ -43,13 +44,15 @@ from drwave.models.events import (
 )
 from drwave.models.execution import Execution, ExecutionType
 from drwave.models.plan import PlanDocument
+from drwave.models.recovery import RecoveryPoint
 from drwave_local.runtime.clock import VirtualClock
 from drwave_local.runtime.moto_patches import fast_transactions
 from drwave_local.runtime.router import EventRouter, Faults, load_handler
 from drwave_local.runtime.template import DEFAULT_TEMPLATE, Route, StreamRoute, load_template
 from drwave_local.runtime.workflow_bridge import WorkflowBridge, state_machine_definition
 from drwave_local.simulators.drs import DrsSimulator, ServerTimeline, SimulatedSourceServer
-from drwave_local.simulators.environment import Environment, Timeline
+from drwave_local.simulators.environment import Environment, Snapshots, Timeline
+from drwave_local.simulators.snapshots import SnapshotCadence
 from drwave_local.simulators.ssm import ActionBehaviour, SsmSimulator
 
 TABLE_NAME = "drwave-local-state"
@@ -82,6 +85,10 @@ class _Body(io.BytesIO):
 
 def _timeline(t: Timeline | None) -> ServerTimeline | None:
     return None if t is None else ServerTimeline(t.snapshot_seconds, t.conversion_seconds, t.launch_seconds)
+
+
+def _cadence(s: Snapshots) -> SnapshotCadence:
+    return SnapshotCadence(s.cadence_minutes, s.history_minutes)
 
 
 class LocalRuntime:
@@ -159,6 +166,7 @@ class LocalRuntime:
             emit_event=lambda event: self.router.put("default", event),
             lose_launch_results=self._lose,
             launch_template_for=self._launch_template_for,
+            snapshot_cadence=_cadence(env.snapshots),
         )
         for spec in env.source_servers:
             self.drs.add_source_server(
@@ -169,6 +177,7 @@ class LocalRuntime:
                     spec.replication_state,
                     _timeline(spec.timeline),
                     spec.fail_at,
+                    snapshots=_cadence(spec.snapshots) if spec.snapshots else None,
                 )
             )
         self.ssm = SsmSimulator(
@@ -289,14 +298,22 @@ class LocalRuntime:
         self._poll_streams()
 
     def request_execution(
-        self, plan_id: str, execution_type: ExecutionType = ExecutionType.DRILL, execution_id: str | None = None
+        self,
+        plan_id: str,
+        execution_type: ExecutionType = ExecutionType.DRILL,
+        execution_id: str | None = None,
+        recovery_point: RecoveryPoint | None = None,
     ) -> str:
         """Publish "Execution Requested", as the API or a schedule would; returns the execution id."""
         execution_id = execution_id or f"exec-{self._ids.getrandbits(48):012x}"
         self.deps.publisher.publish(
             [
                 ExecutionRequested(
-                    execution_id=execution_id, plan_id=plan_id, execution_type=execution_type, started_by="local-cli"
+                    execution_id=execution_id,
+                    plan_id=plan_id,
+                    execution_type=execution_type,
+                    started_by="local-cli",
+                    recovery_point=recovery_point,
                 )
             ]
         )
@@ -377,6 +394,7 @@ class LocalRuntime:
         if (
             store.active_execution_ids()
             or store.pending_outbox()
+            or CleanupStore.beside(store).pending()  # a drill's TTL is still running: the tick terminates it
             or self.clock.pending(ignore_labels=frozenset({"tick"}))
         ):
             self._ensure_tick()

@@ -26,6 +26,7 @@ from botocore.awsrequest import AWSPreparedRequest, AWSResponse
 from botocore.model import NoShapeFoundError, ServiceModel
 
 from drwave_local.runtime.clock import VirtualClock
+from drwave_local.simulators.snapshots import PitSnapshot, SnapshotCadence, SnapshotSchedule
 
 if TYPE_CHECKING:
     from mypy_boto3_drs import DrsClient
@@ -89,6 +90,7 @@ class SimulatedSourceServer:
     timeline: ServerTimeline | None = None
     fail_at: str | None = None
     staging_account_id: str | None = None
+    snapshots: SnapshotCadence | None = None  # PIT snapshot cadence; None: the simulator's default
 
 
 @dataclass
@@ -109,6 +111,7 @@ class ServerRun:
     failed: bool
     instance_id: str  # recovery instance launched (LAUNCH job) or terminated (TERMINATE job)
     conversion_server_id: str = ""
+    snapshot: PitSnapshot | None = None  # the PIT snapshot StartRecovery named (recoverySnapshotID), if any
 
     @property
     def end(self) -> datetime:
@@ -223,6 +226,7 @@ class DrsSimulator:
         emit_event: Callable[[dict[str, Any]], None] | None = None,
         lose_launch_results: float = 0.0,
         launch_template_for: Callable[[str, str | None], str] | None = None,
+        snapshot_cadence: SnapshotCadence | None = None,
     ) -> None:
         if not 0.0 <= jitter < 1.0:
             raise ValueError("jitter must be in [0, 1) so phase durations stay positive")
@@ -246,6 +250,8 @@ class DrsSimulator:
         # without one the simulator invents ids (no EC2 behind them).
         self._launch_template_for = launch_template_for
         self._caller: str | None = None
+        self._snapshot_cadence = snapshot_cadence or SnapshotCadence()
+        self._schedules: dict[str, SnapshotSchedule] = {}
         self._operations: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
             "StartRecovery": self._start_recovery,
             "DescribeJobs": self._describe_jobs,
@@ -255,6 +261,7 @@ class DrsSimulator:
             "TerminateRecoveryInstances": self._terminate_recovery_instances,
             "GetLaunchConfiguration": self._get_launch_configuration,
             "UpdateLaunchConfiguration": self._update_launch_configuration,
+            "DescribeRecoverySnapshots": self._describe_recovery_snapshots,
         }
         self.calls: collections.Counter[str] = collections.Counter()
         # (operation, access key id that signed the request): shows which credentials (e.g. an assumed role) acted.
@@ -292,6 +299,10 @@ class DrsSimulator:
             raise ValueError(f"fail_at must be None or one of {FAIL_PHASES}: {server.fail_at}")
         self._check_replication_state(server.replication_state)
         self._servers[server.source_server_id] = server
+        cadence = server.snapshots or self._snapshot_cadence
+        self._schedules[server.source_server_id] = SnapshotSchedule(
+            self._seed, server.source_server_id, self._clock.now(), cadence
+        )
 
     def set_replication_state(self, source_server_id: str, state: str) -> None:
         """Change a server's DataReplicationState (e.g. to STALLED) from now on."""
@@ -414,14 +425,62 @@ class DrsSimulator:
             raise _validation_error(f"unknown source servers: {', '.join(unknown)}", "sourceServers")
         if len(set(requested)) != len(requested):
             raise _validation_error("a source server is listed more than once", "sourceServers")
+        snapshots = self._requested_snapshots(body["sourceServers"])
         self._check_capacity(requested)
         is_drill = bool(body.get("isDrill", False))
         job = self._new_job("LAUNCH", "START_DRILL" if is_drill else "START_RECOVERY", is_drill, body)
         for sid in requested:
             run = self._plan_launch(job, self._servers[sid])
+            run.snapshot = snapshots.get(sid)
             job.runs.append(run)
             self._last_launch[sid] = (job, run)
         return {"job": self._job_json(job, self._clock.now())}
+
+    def _requested_snapshots(self, entries: list[dict[str, Any]]) -> dict[str, PitSnapshot]:
+        """The PIT snapshots StartRecovery names; an id the server does not have is a ValidationException."""
+        now = self._clock.now()
+        found: dict[str, PitSnapshot] = {}
+        for entry in entries:
+            snapshot_id = entry.get("recoverySnapshotID")
+            if not snapshot_id:
+                continue
+            sid = entry["sourceServerID"]
+            snapshot = self._schedules[sid].find(snapshot_id, now)
+            if snapshot is None:
+                message = f"recovery snapshot {snapshot_id} not found for source server {sid}"
+                raise _validation_error(message, "sourceServers.recoverySnapshotID")
+            found[sid] = snapshot
+        return found
+
+    def _describe_recovery_snapshots(self, body: dict[str, Any]) -> dict[str, Any]:
+        """DescribeRecoverySnapshots: one server's PIT snapshots taken by now, by time, ASC or DESC."""
+        sid = body["sourceServerID"]
+        schedule = self._schedules.get(sid)
+        if schedule is None:
+            # The service model lists no ResourceNotFoundException for this operation.
+            raise _validation_error(f"source server {sid} not found", "sourceServerID")
+        filters = body.get("filters") or {}
+        since = self._parse_date(filters.get("fromDateTime"), "filters.fromDateTime")
+        until = self._parse_date(filters.get("toDateTime"), "filters.toDateTime")
+        chosen = [
+            s
+            for s in schedule.taken_by(self._clock.now())
+            if (since is None or s.taken >= since) and (until is None or s.taken <= until)
+        ]
+        descending = body.get("order") == "DESC"
+        keyed = [(-s.index if descending else s.index, s) for s in (reversed(chosen) if descending else chosen)]
+        return self._page("DescribeRecoverySnapshots", keyed, body, self._snapshot_json)
+
+    @staticmethod
+    def _snapshot_json(snapshot: PitSnapshot) -> dict[str, Any]:
+        """A RecoverySnapshot shape."""
+        return {
+            "snapshotID": snapshot.snapshot_id,
+            "sourceServerID": snapshot.source_server_id,
+            "expectedTimestamp": _iso(snapshot.expected),
+            "timestamp": _iso(snapshot.taken),
+            "ebsSnapshots": list(snapshot.ebs_snapshots),
+        }
 
     def _terminate_recovery_instances(self, body: dict[str, Any]) -> dict[str, Any]:
         """TerminateRecoveryInstances: a TERMINATE job after which the instances leave DRS."""
@@ -747,7 +806,9 @@ class DrsSimulator:
             "jobID": instance.job.job_id,
             "sourceServerID": instance.run.source_server_id,
             "isDrill": instance.job.is_drill,
-            "pointInTimeSnapshotDateTime": _iso(instance.run.phases[0].end),
+            "pointInTimeSnapshotDateTime": _iso(
+                instance.run.snapshot.taken if instance.run.snapshot else instance.run.phases[0].end
+            ),
             "tags": {},
         }
 

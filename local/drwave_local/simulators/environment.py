@@ -42,6 +42,14 @@ class Timeline(_Env):
     launch_seconds: float = Field(default=120, ge=0)
 
 
+class Snapshots(_Env):
+    """A server's point-in-time snapshot cadence (DRS keeps PIT snapshots of continuously replicated servers)."""
+
+    cadence_minutes: float = Field(default=10, gt=0, le=1440)
+    # How far before the simulation's start the snapshots reach; 0: the server has none before the start.
+    history_minutes: float = Field(default=1440, ge=0, le=7 * 1440)
+
+
 class SourceServerSpec(_Env):
     """One simulated DRS source server."""
 
@@ -51,6 +59,7 @@ class SourceServerSpec(_Env):
     replication_state: ReplicationState = "CONTINUOUS"
     timeline: Timeline | None = None
     fail_at: Literal["SNAPSHOT", "CONVERSION", "LAUNCH"] | None = None
+    snapshots: Snapshots | None = None  # None: the environment's
 
 
 class ActionSpec(_Env):
@@ -69,6 +78,7 @@ class Environment(_Env):
     jitter: float = Field(default=0.15, ge=0, lt=1)
     job_start_delay_seconds: float = Field(default=5, ge=0)
     default_timeline: Timeline = Field(default_factory=Timeline)
+    snapshots: Snapshots = Field(default_factory=Snapshots)
     source_servers: list[SourceServerSpec]
     actions: dict[str, ActionSpec] = Field(default_factory=dict)
 

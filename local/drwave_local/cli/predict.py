@@ -1,0 +1,140 @@
+"""`drwave predict PLAN --environment ENV`: the plan's RTO distribution from many virtual-time runs of the engine."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from drwave.core.predict import Assumptions, Prediction, ServerModel, predict
+from drwave.models.plan import PlanDocument
+from drwave_local.cli.report import duration_text
+from drwave_local.simulators.environment import (
+    Environment,
+    InputFileError,
+    load_environment,
+    load_plan_document,
+    problems_before_run,
+)
+
+QUANTILES = ("p10", "p50", "p90", "p99")
+
+
+def history_of(paths: Sequence[Path]) -> dict[str, list[float]]:
+    """Each server's past launch durations (job start to LAUNCHED) from `drwave run --report` JSON files."""
+    found: dict[str, list[float]] = {}
+    for path in paths:
+        try:
+            report = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as err:
+            raise InputFileError(f"{path}: not a drwave report: {err}") from err
+        evidence = report.get("evidence") or report
+        for wave in evidence.get("waves", []):
+            for server in wave.get("servers", []):
+                if server.get("rtoSeconds") is not None:
+                    found.setdefault(server["sourceServerId"], []).append(float(server["rtoSeconds"]))
+    return found
+
+
+def server_models(environment: Environment, history: dict[str, list[float]]) -> dict[str, ServerModel]:
+    """The environment's servers with their history (if any) and their phase timelines."""
+    models = {}
+    for spec in environment.source_servers:
+        timeline = spec.timeline or environment.default_timeline
+        models[spec.id] = ServerModel(
+            spec.id,
+            dict(spec.tags),
+            tuple(history.get(spec.id, ())),
+            (timeline.snapshot_seconds, timeline.conversion_seconds, timeline.launch_seconds),
+            spec.fail_at is not None,
+        )
+    return models
+
+
+def run_prediction(
+    document: PlanDocument,
+    environment: Environment,
+    *,
+    runs: int,
+    approval_delay: float,
+    history: dict[str, list[float]],
+) -> tuple[Prediction, float]:
+    """The prediction and the runs per second it managed."""
+    assume = Assumptions(
+        jitter=environment.jitter,
+        job_start_delay=environment.job_start_delay_seconds,
+        approval_delay=approval_delay,
+        action_seconds={name: a.duration_seconds for name, a in environment.actions.items()},
+        action_outcomes={name: a.outcome for name, a in environment.actions.items()},
+    )
+    groups = {g.id: g for g in document.protection_groups}
+    started = time.perf_counter()
+    result = predict(
+        document.recovery_plan,
+        groups,
+        server_models(environment, history),
+        runs=runs,
+        seed=environment.seed,
+        assume=assume,
+    )
+    return result, runs / max(time.perf_counter() - started, 1e-9)
+
+
+def render(prediction: Prediction, rate: float, history_servers: int, total_servers: int) -> list[str]:
+    """The operator's table: plan and wave percentiles, critical path, probability of meeting the target."""
+
+    def cell(value: float | None) -> str:
+        return duration_text(value)
+
+    lines = [
+        f"{prediction.runs} runs in virtual time through the engine ({rate:.1f} runs/s; "
+        f"{prediction.messages_per_run:.0f} decisions per run; "
+        f"history for {history_servers} of {total_servers} servers)",
+        "",
+        f"{'':<14} {'p10':>9} {'p50':>9} {'p90':>9} {'p99':>9}",
+        f"{'plan':<14} " + " ".join(f"{cell(prediction.plan_rto[q]):>9}" for q in QUANTILES),
+    ]
+    for wave_id, summary in prediction.wave_rto.items():
+        lines.append(f"{'  ' + wave_id:<14} " + " ".join(f"{cell(summary[q]):>9}" for q in QUANTILES))
+    lines += [
+        "",
+        f"critical path: {' -> '.join(prediction.critical_path)} ({prediction.critical_path_share:.0%} of runs)",
+        "outcomes: " + ", ".join(f"{n} {s}" for s, n in sorted(prediction.statuses.items())),
+    ]
+    if prediction.target_rto_minutes is not None:
+        p90 = prediction.plan_rto["p90"]
+        lines.append(
+            f"target RTO {prediction.target_rto_minutes} min: "
+            f"met in {prediction.probability_meeting_target:.0%} of runs"
+        )
+        if p90 is not None and p90 > prediction.target_rto_minutes * 60:
+            lines.append(f"WARNING: the p90 RTO {cell(p90)} exceeds the target of {prediction.target_rto_minutes} min")
+    return lines
+
+
+def main(
+    plan_path: Path,
+    environment_path: Path,
+    *,
+    runs: int,
+    approval_delay: float,
+    history_paths: Sequence[Path],
+    json_path: Path | None,
+    out: Callable[[str], None] = print,
+) -> dict[str, Any]:
+    """`drwave predict`: print the table (and write JSON); returns the JSON form."""
+    document = load_plan_document(plan_path)
+    environment = load_environment(environment_path)
+    if (problems := problems_before_run(plan_path, document, environment)) is not None:
+        raise problems
+    history = history_of(history_paths)
+    prediction, rate = run_prediction(document, environment, runs=runs, approval_delay=approval_delay, history=history)
+    for line in render(prediction, rate, len(history), len(environment.source_servers)):
+        out(line)
+    wire = {**prediction.to_wire(), "runsPerSecond": round(rate, 2)}
+    if json_path is not None:
+        json_path.parent.mkdir(parents=True, exist_ok=True)
+        json_path.write_text(json.dumps(wire, indent=2) + "\n", encoding="utf-8")
+    return wire
