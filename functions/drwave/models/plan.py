@@ -172,6 +172,8 @@ class RecoveryPlan(Model):
     description: str = ""
     # One save writes the header and every changed wave in one DynamoDB transaction (<= 100 items).
     waves: list[Wave] = Field(max_length=90)
+    # Drill freshness: a successful DRILL at least this often, else "Drill Overdue" (see docs/events.md).
+    drill_every_days: int | None = Field(default=None, ge=1, le=3650)
 
     @model_validator(mode="after")
     def _valid_graph(self) -> RecoveryPlan:

@@ -15,6 +15,8 @@ from drwave.models.plan import Identifier
 # arn:aws:cloudwatch:us-east-1:111122223333:alarm:name (any partition, any account and Region: forwarded alarms)
 ALARM_ARN = re.compile(r"^arn:aws[a-z-]*:cloudwatch:[a-z]{2}(-[a-z]+)+-\d:\d{12}:alarm:.{1,255}$")
 AlarmArn = Annotated[str, StringConstraints(pattern=ALARM_ARN.pattern)]
+# Also names the Scheduler schedule ("drill-<id>", at most 64 of [0-9A-Za-z_.-]).
+ScheduleId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,57}$")]
 
 
 class BlackoutWindow(Model):
@@ -40,7 +42,7 @@ class DrillOptions(Model):
 class DrillSchedule(Model):
     """A recurring DRILL of a plan, deployed as one EventBridge Scheduler schedule."""
 
-    id: Identifier
+    id: ScheduleId
     plan_id: Identifier
     # AWS's own syntax: cron(min hour day-of-month month day-of-week year), rate(n unit) or at(yyyy-mm-ddThh:mm:ss).
     # Checked by drwave.core.schedules when the control plane stores it (the message names the field).
