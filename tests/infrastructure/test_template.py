@@ -545,7 +545,10 @@ def test_scheduler_delivers_drill_occurrences_to_the_trigger_function_only(trans
     assert trust["Principal"] == {"Service": "scheduler.amazonaws.com"}
     assert trust["Condition"]["StringEquals"] == {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}
     granted = {
-        a: s["Resource"] for p in role["Policies"] for s in p["PolicyDocument"]["Statement"] for a in _as_list(s["Action"])
+        a: s["Resource"]
+        for p in role["Policies"]
+        for s in p["PolicyDocument"]["Statement"]
+        for a in _as_list(s["Action"])
     }
     assert granted["lambda:InvokeFunction"] == {"Fn::GetAtt": ["TriggerFunction", "Arn"]}
     assert granted["sqs:SendMessage"] == {"Fn::GetAtt": ["SchedulerDeadLetterQueue", "Arn"]}
