@@ -8,6 +8,7 @@ from typing import Any
 
 import boto3
 
+from drwave.control.errors import PreflightFailed
 from drwave.control.roles import Caller, Role
 from drwave.control.service import ControlPlane
 from drwave.control.triggers import TriggerControl
@@ -251,3 +252,28 @@ def test_a_trigger_is_created_disarmed_and_arming_is_audited(scenario: Any) -> N
         control.arm(ADMIN, "primary", armed=False)
         actions = [(e["actor"], e["action"]) for e in control.audit_trail(ADMIN)]
         assert actions == [("alice", "create trigger"), ("alice", "arm trigger"), ("alice", "disarm trigger")]
+
+
+# ------------------------------------------------------------------------------------------------ every start path
+
+
+def test_a_retry_runs_preflight_and_is_refused_with_every_problem_of_the_retried_waves(scenario: Any) -> None:
+    # GIVEN an execution whose db wave failed (a launch failure), and db's server since stopped replicating
+    scenario.plan("retail", {"id": "db", "servers": [{"failAt": "LAUNCH"}]}, {"id": "web", "servers": 1})
+    with scenario.run() as rt:
+        execution_id = rt.request_execution("retail")
+        finish(rt, execution_id)
+        assert rt.execution(execution_id).waves["db"].status is WaveStatus.FAILED
+        (server,) = scenario.servers_of("retail", "db")
+        rt.drs._servers[server].replication_state = "STALLED"
+        # WHEN an operator retries the failed wave
+        plane = ControlPlane(rt.deps)
+        try:
+            plane.retry_wave(ADMIN, execution_id, "db")
+        except PreflightFailed as err:
+            refused = err
+        else:
+            raise AssertionError("the retry was not refused")
+        # THEN pre-flight refused it, naming the server, and nothing was requested
+        assert [d.get("sourceServerId") for d in refused.details] == [server]
+        assert len(rt.deps.store.active_execution_ids()) == 0
