@@ -277,7 +277,9 @@ def drift() -> list[str]:
     template = TEMPLATE_PATH.read_text(encoding="utf-8")
     if with_registry(template) != template:
         stale.append(f"{_shown(TEMPLATE_PATH)} (event schema registry block)")
-    return stale
+    from drwave_local.contracts.catalogue import catalogue_drift  # noqa: PLC0415 - it imports this module
+
+    return stale + catalogue_drift()
 
 
 def write_all() -> list[Path]:
@@ -293,4 +295,7 @@ def write_all() -> list[Path]:
     if (updated := with_registry(template)) != template:
         TEMPLATE_PATH.write_text(updated, encoding="utf-8")
         written.append(TEMPLATE_PATH)
-    return written
+    from drwave_local.contracts.catalogue import CATALOGUE_PATH, write_catalogue  # noqa: PLC0415
+
+    write_catalogue()
+    return [*written, CATALOGUE_PATH]
