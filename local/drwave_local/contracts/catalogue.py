@@ -13,14 +13,14 @@ CATALOGUE_PATH = ROOT / "docs" / "events.md"
 # What subscribers may rely on, and when each is emitted. Every published detail-type is in exactly one of these.
 PUBLIC: dict[str, str] = {
     "Execution Started": "once an execution is created from its plan and its first waves open (or wait at a gate)",
-    "Wave Gate Waiting": "when a wave with `pauseBeforeWave` is ready and waits for an approval (also CONFIRM failover)",
+    "Wave Gate Waiting": "when a wave with `pauseBeforeWave` is ready and waits for approval (also CONFIRM failover)",
     "DRS Job Started": "for each DRS recovery job (a chunk of at most 100 servers of a wave) drwave started",
     "Wave Completed": "when a wave ended COMPLETED or COMPLETED_WITH_WARNINGS (post-actions done)",
     "Wave Failed": "when a wave ended FAILED, SKIPPED (a dependency failed) or CANCELLED",
     "Execution Finished": "when the execution reached COMPLETED, COMPLETED_WITH_WARNINGS, FAILED or CANCELLED",
     "Drill Skipped": "when a drill schedule fired and started nothing (disabled, blackout, overlap, pre-flight...)",
     "Drill Overdue": "once per lapse, when a plan's last successful DRILL is older than its `drillEveryDays`",
-    "Failover Triggered": "when a failover trigger's alarm quorum held for its sustain period and it started an execution",
+    "Failover Triggered": "when a failover trigger's alarm quorum held for its sustain period and it started a run",
     "Failover Suppressed": "when a failover trigger decided not to start anything, with the reason",
 }
 INTERNAL: dict[str, str] = {
@@ -78,9 +78,9 @@ def render_catalogue() -> str:
         "",
         "## Delivery and ordering",
         "",
-        "- **At least once.** EventBridge and drwave's own retries may deliver an event more than once. De-duplicate on",
-        "  the envelope's `id` (a redelivery keeps it) and, for a decision published again by a retried handler, on",
-        "  the detail's identity: `executionId` + `detail-type` (+ `waveId` / `jobId` where present).",
+        "- **At least once.** EventBridge and drwave's own retries may deliver an event more than once.",
+        "  De-duplicate on the envelope's `id` (a redelivery keeps it) and, for a decision published again by a",
+        "  retried handler, on the detail's identity: `executionId` + `detail-type` (+ `waveId` / `jobId`).",
         "- **No global order.** Events are not ordered across detail-types or executions. Within one execution,",
         "  drwave publishes `Execution Started` before its waves' events and `Execution Finished` last, but delivery",
         "  may reorder them: order by the envelope's `time`, then by the execution's own timeline",
