@@ -520,7 +520,7 @@ def test_dependencies_layer_installs_the_runtime_dependencies() -> None:
 
 def test_only_drwaves_own_roles_may_put_drwave_events_on_its_bus(transformed: dict[str, Any]) -> None:
     # GIVEN the bus policies and every role allowed to put events on the bus
-    (policy,) = _resources(transformed, "AWS::Events::EventBusPolicy").values()
+    policy = transformed["Resources"]["EventBusOnlyDrwavePublishes"]
     statement = policy["Properties"]["Statement"]
     publishers = {
         name
@@ -560,3 +560,18 @@ def test_scheduler_delivers_drill_occurrences_to_the_trigger_function_only(trans
     assert pass_role["Condition"] == {"StringEquals": {"iam:PassedToService": "scheduler.amazonaws.com"}}
     (manage,) = [s for s in statements if "scheduler:CreateSchedule" in _as_list(s["Action"])]
     assert "schedule/${DrillScheduleGroup}/*" in json.dumps(manage["Resource"])
+
+
+def test_subscriber_accounts_may_create_rules_for_the_public_detail_types_only(transformed: dict[str, Any]) -> None:
+    from drwave_local.contracts.catalogue import PUBLIC  # noqa: PLC0415
+
+    create = transformed["Resources"]["EventBusSubscribersCreatePublicRules"]
+    manage = transformed["Resources"]["EventBusSubscribersManageTheirRules"]
+    assert create["Condition"] == manage["Condition"] == "HasSubscriberAccounts"
+    statement = create["Properties"]["Statement"]
+    assert statement["Principal"] == {"AWS": {"Ref": "SubscriberAccountIds"}}
+    assert statement["Action"] == "events:PutRule"
+    assert statement["Condition"]["ForAllValues:StringEquals"]["events:detail-type"] == list(PUBLIC)
+    assert statement["Condition"]["Null"] == {"events:source": "false", "events:detail-type": "false"}
+    assert "events:PutRule" not in manage["Properties"]["Statement"]["Action"]
+    assert transformed["Parameters"]["SubscriberAccountIds"]["Default"] == ""
