@@ -188,6 +188,7 @@ class LocalTriggers:
 
     def alarm_at(self, when: datetime, name: str, state: str) -> None:
         """Schedule an alarm change on the virtual clock (a rehearsal's alarm timeline)."""
+
         def change() -> None:
             self.set_alarm(name, state)
 
