@@ -16,6 +16,7 @@ from drwave_local.server import app as serve
 from drwave_local.simulators.environment import InputFileError
 
 if TYPE_CHECKING:  # the runtime (moto) loads only for the commands that run it: client commands stay quick
+    from drwave_local.cli.rehearsal import RehearsalOptions
     from drwave_local.runtime.router import Faults
 
 FAULT_KEYS = {
@@ -78,6 +79,14 @@ def _parser() -> argparse.ArgumentParser:
         default=120.0,
         help="simulated seconds before an operator approves each gate (negative: never approve)",
     )
+    run.add_argument(
+        "--alarm",
+        action="append",
+        metavar="NAME=STATE@T+OFFSET",
+        help="alarm timeline (repeatable), e.g. primary-down=ALARM@T+5m: a failover trigger on these alarms starts "
+        "the execution (DRY_RUN for a drill, CONFIRM for a recovery)",
+    )
+    run.add_argument("--trigger", type=Path, help="failover trigger fields (YAML/JSON) for --alarm")
     bench = commands.add_parser("bench", help="benchmark drwave against the seed's poll-loop design")
     bench.add_argument("--quick", action="store_true", help="scale the large shapes down for a fast look")
     bench.add_argument("--output", type=Path, default=Path("out/bench/bench.json"))
@@ -106,7 +115,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         from drwave_local.bench.run import main as bench  # noqa: PLC0415 - only this command needs it
 
         return bench(quick=args.quick, output=args.output)
-    from drwave_local.cli.rehearsal import RehearsalOptions, rehearse  # noqa: PLC0415 - see TYPE_CHECKING above
+    from drwave_local.cli.rehearsal import NothingTriggered, RehearsalOptions, rehearse  # noqa: PLC0415
     from drwave_local.runtime.embedded import RuntimeStalled  # noqa: PLC0415
 
     try:
@@ -124,14 +133,39 @@ def main(argv: Sequence[str] | None = None) -> int:
                 report_path=args.report,
                 log_path=args.log,
             )
+            _alarm_options(args, options)
         report = rehearse(plan, environment, options)
     except (InputFileError, UsageError) as err:
         print(f"drwave: error: {err}", file=sys.stderr)
         return 2
+    except NothingTriggered as err:
+        print(f"drwave: {err}", file=sys.stderr)
+        return 1
     except RuntimeStalled as err:
         print(f"drwave: the rehearsal did not finish: {err}", file=sys.stderr)
         return 3
     return 0 if ExecutionStatus(report["status"]) in OK_STATUSES else 1
+
+
+def _alarm_options(args: argparse.Namespace, options: RehearsalOptions) -> None:
+    """--alarm NAME=STATE@T+5m ... and --trigger FILE -> the rehearsal's alarm timeline and trigger fields."""
+    from drwave_local.runtime.scheduler import parse_alarm_timeline  # noqa: PLC0415
+
+    if args.trigger and not args.alarm:
+        raise UsageError("--trigger: needs an alarm timeline (--alarm NAME=STATE@T+OFFSET)")
+    if not args.alarm:
+        return
+    try:
+        options.alarms = parse_alarm_timeline(args.alarm)
+    except ValueError as err:
+        raise UsageError(str(err)) from None
+    if args.trigger:
+        from drwave_local.cli.client import FileError, load_file  # noqa: PLC0415
+
+        try:
+            options.trigger = load_file(args.trigger)
+        except FileError as err:
+            raise UsageError(str(err)) from None
 
 
 def _schemas(check: bool) -> int:
