@@ -277,3 +277,33 @@ def test_a_retry_runs_preflight_and_is_refused_with_every_problem_of_the_retried
         # THEN pre-flight refused it, naming the server, and nothing was requested
         assert [d.get("sourceServerId") for d in refused.details] == [server]
         assert len(rt.deps.store.active_execution_ids()) == 0
+
+
+# ------------------------------------------------------------------------------------------------ drill freshness
+
+
+def test_drill_overdue_fires_once_when_the_last_successful_drill_is_older_than_drill_every_days(scenario: Any) -> None:
+    # GIVEN a plan that wants a successful drill every 2 days, drilled once today
+    scenario.plan("retail", {"id": "db", "servers": 1})
+    with scenario.run() as rt:
+        watcher, drain = Watcher(rt), notifications(rt)
+        plan = rt.deps.store.get_plan("retail")
+        assert plan is not None
+        rt.deps.store.put_plan(plan.model_copy(update={"drill_every_days": 2}))
+        drill = rt.request_execution("retail")
+        finish(rt, drill)
+        control = TriggerControl(rt.deps)
+        assert control.freshness(ADMIN, "retail")["overdue"] is False
+        # WHEN the tick runs within the two days, then after them, then again
+        rt.triggers.run_for(timedelta(days=1))
+        assert rt.triggers.tick()["overdue"] == []
+        rt.triggers.run_for(timedelta(days=1, hours=1))
+        first, again = rt.triggers.tick(), rt.triggers.tick()
+        # THEN Drill Overdue fired once, naming the last drill, and the API shows its age
+        assert first["overdue"] == ["retail"] and again["overdue"] == []
+        (overdue,) = watcher.of("Drill Overdue")
+        assert overdue["executionId"] == drill and overdue["drillEveryDays"] == 2
+        view = control.freshness(ADMIN, "retail")
+        assert view["overdue"] is True and view["lastDrillExecutionId"] == drill and view["ageDays"] > 2
+        rt.triggers.run_for(timedelta(seconds=5))
+        assert [n["eventType"] for n in drain()].count("Drill Overdue") == 1

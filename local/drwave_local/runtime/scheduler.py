@@ -201,6 +201,12 @@ class LocalTriggers:
         if self._tick is None:
             self._tick = self.runtime.clock.call_later(self._tick_seconds, self._run_tick, label="trigger-tick")
 
+    def tick(self) -> dict[str, Any]:
+        """One trigger tick now (AWS runs it every minute: sustain periods and drill freshness)."""
+        event = self.runtime.router.envelope("aws.events", "Scheduled Event", {}, [f"rule/{self._tick_route.rule}"])
+        outcome: dict[str, Any] = self.runtime._invoke(self._tick_route, event) or {}
+        return outcome
+
     def _run_tick(self) -> None:
         self._tick = None
         event = self.runtime.router.envelope("aws.events", "Scheduled Event", {}, [f"rule/{self._tick_route.rule}"])
