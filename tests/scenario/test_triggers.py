@@ -307,3 +307,25 @@ def test_drill_overdue_fires_once_when_the_last_successful_drill_is_older_than_d
         assert view["overdue"] is True and view["lastDrillExecutionId"] == drill and view["ageDays"] > 2
         rt.triggers.run_for(timedelta(seconds=5))
         assert [n["eventType"] for n in drain()].count("Drill Overdue") == 1
+
+
+def test_schedules_and_triggers_by_direct_invocation(scenario: Any) -> None:
+    from drwave.handlers import invoke  # noqa: PLC0415
+    from drwave_local.runtime.embedded import _LambdaContext  # noqa: PLC0415
+
+    scenario.plan("retail", {"id": "db", "servers": 1})
+    with scenario.run() as rt:
+        data = lambda p: invoke.data_management(p, _LambdaContext("DataManagementFunction", "t"), deps=rt.deps)  # noqa: E731
+        query = lambda p: invoke.query(p, _LambdaContext("QueryFunction", "t"), deps=rt.deps)  # noqa: E731
+        bad = data({"operation": "create_drill_schedule", "id": "n", "planId": "retail", "scheduleExpression": "x"})
+        assert bad["error"] == "INVALID_PARAMETER" and "scheduleExpression" in bad["message"]
+        ok = data(
+            {"operation": "create_drill_schedule", "id": "n", "planId": "retail", "scheduleExpression": "rate(1 day)"}
+        )
+        assert ok["nextFireAt"] == "2026-01-06T09:00:00.000Z"
+        arn = rt.triggers.alarm_arn("primary-down")
+        data({"operation": "create_failover_trigger", "id": "p", "planId": "retail", "alarmArns": [arn]})
+        assert data({"operation": "arm_failover_trigger", "triggerId": "p"})["armed"] is True
+        listed = query({"operation": "list_failover_triggers"})["items"]
+        assert [(t["id"], t["armed"]) for t in listed] == [("p", True)]
+        assert query({"operation": "list_drill_schedules"})["items"][0]["id"] == "n"
