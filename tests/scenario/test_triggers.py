@@ -7,8 +7,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import boto3
+import pytest
 
-from drwave.control.errors import PreflightFailed
+from drwave.control.errors import Forbidden, PreflightFailed
 from drwave.control.roles import Caller, Role
 from drwave.control.service import ControlPlane
 from drwave.control.triggers import TriggerControl
@@ -178,6 +179,9 @@ def test_an_alarm_held_for_the_sustain_period_starts_a_confirm_recovery_that_wai
         # AND the operators were told, with the approve command
         (notified,) = [n for n in drain() if n["eventType"] == "Failover Triggered"]
         assert f"drwave executions approve {execution_id} db" in notified["approve"][0]["cli"]
+        # AND an operator may not confirm it
+        with pytest.raises(Forbidden):
+            ControlPlane(rt.deps).approve(Caller("bob", Role.OPERATOR), execution_id, "db")
         # WHEN an admin approves
         ControlPlane(rt.deps).approve(ADMIN, execution_id, "db")
         finish(rt, execution_id)

@@ -392,6 +392,8 @@ class ControlPlane:
         state = execution.waves[wave_id]
         if state.status is not WaveStatus.WAITING_APPROVAL:
             raise Conflict(f"waveId: wave {wave_id} is {state.status.value}, not WAITING_APPROVAL")
+        if execution.started_by.startswith("trigger:") and execution.execution_type is ExecutionType.RECOVERY:
+            caller.require(Permission.START_RECOVERY)  # an alarm-triggered failover is confirmed by an admin
         return self._command(
             execution_id,
             f"approve {wave_id}",
