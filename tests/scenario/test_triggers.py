@@ -333,3 +333,40 @@ def test_schedules_and_triggers_by_direct_invocation(scenario: Any) -> None:
         listed = query({"operation": "list_failover_triggers"})["items"]
         assert [(t["id"], t["armed"]) for t in listed] == [("p", True)]
         assert query({"operation": "list_drill_schedules"})["items"][0]["id"] == "n"
+
+
+def test_the_trigger_function_takes_aws_own_alarm_event_of_another_region(scenario: Any) -> None:
+    from pathlib import Path  # noqa: PLC0415
+
+    from drwave.handlers import trigger as trigger_function  # noqa: PLC0415
+    from drwave.handlers.common import InvalidEvent  # noqa: PLC0415
+    from drwave_local.runtime.embedded import _LambdaContext  # noqa: PLC0415
+
+    context = _LambdaContext("TriggerFunction", "t")
+
+    sample = Path(__file__).resolve().parents[2] / "events" / "aws" / "cloudwatch-alarm-state-change.json"
+    event = json.loads(sample.read_text())
+    scenario.plan("retail", {"id": "db", "servers": 1})
+    with scenario.run() as rt:
+        control = TriggerControl(rt.deps)
+        control.put_trigger(
+            ADMIN,
+            {
+                "id": "west",
+                "planId": "retail",
+                "alarmArns": event["resources"],
+                "sustainMinutes": 0,
+                "mode": "AUTOMATIC",
+            },
+        )
+        control.arm(ADMIN, "west")
+        # WHEN AWS's sample event (us-west-2, CloudWatch's own timestamp format) reaches the function
+        (decision,) = trigger_function.handler(event, context, rt.deps)["decisions"]
+        # THEN the trigger fires for the episode that began at the alarm's state time
+        assert decision["verdict"] == "TRIGGER"
+        assert decision["executionId"] == "failover-west-20260105T085500Z"
+        # AND a redelivery of the same event decides nothing more
+        assert trigger_function.handler(event, context, rt.deps)["decisions"][0]["verdict"] == "NONE"
+        # AND an event without the alarm's ARN is refused as invalid
+        with pytest.raises(InvalidEvent, match="resources"):
+            trigger_function.handler({**event, "resources": []}, context, rt.deps)
