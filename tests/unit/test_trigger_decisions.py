@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from drwave.core.triggers import AlarmChange, Decision, Verdict, evaluate, observe, preflight_failed
 from drwave.models.execution import ExecutionType
@@ -179,3 +183,44 @@ def test_dry_run_starts_a_drill_and_a_failed_preflight_suppresses_without_a_cool
     state, suppressed = preflight_failed(d.state, fired, ["s-1: not replicating", "s-2: unknown"])
     assert suppressed.reason == "PREFLIGHT_FAILED" and len(suppressed.problems) == 2
     assert state.last_fired_at is None
+
+
+# ------------------------------------------------------------------------------------------------ properties
+
+ALARM_STATES = st.sampled_from(["OK", "ALARM", "INSUFFICIENT_DATA"])
+timelines = st.lists(st.tuples(st.sampled_from([A, B, C]), ALARM_STATES, st.integers(0, 120)), max_size=30)
+
+
+@settings(max_examples=300, deadline=None)
+@given(timeline=timelines, deliveries=st.randoms(use_true_random=False), quorum=st.integers(1, 3))
+def test_however_alarm_events_are_duplicated_or_reordered_an_episode_starts_at_most_one_execution(
+    timeline: list[tuple[str, str, int]], deliveries: Any, quorum: int
+) -> None:
+    # GIVEN any alarm timeline, delivered shuffled and with duplicates, and the tick every minute
+    d = Driver(trigger(alarm_arns=[A, B, C], quorum=quorum, cooldown_minutes=0))
+    events = timeline + [e for e in timeline if deliveries.random() < 0.3]
+    deliveries.shuffle(events)
+    for minute, (arn, state, at) in enumerate(events):
+        d.state, _ = observe(d.trigger, d.state, AlarmChange(arn, state, T0 + timedelta(minutes=at)))  # type: ignore[arg-type]
+        d.tick(200 + minute)
+    # THEN each quorum episode produced at most one execution, each under its own deterministic id
+    fired = [x.execution_id for x in d.verdicts(Verdict.TRIGGER)]
+    assert len(fired) == len(set(fired))
+    # AND a trigger needs the quorum: never more executions than distinct episodes it saw
+    assert all(x.quorum_since is not None and len(x.alarms) >= quorum for x in d.verdicts(Verdict.TRIGGER))
+
+
+@settings(max_examples=200, deadline=None)
+@given(flaps=st.lists(st.integers(1, 4), min_size=1, max_size=20))
+def test_a_quorum_that_never_holds_for_the_sustain_period_never_triggers(flaps: list[int]) -> None:
+    # GIVEN an alarm that stays in ALARM for less than the 5-minute sustain each time (ticks every minute)
+    d, minute = Driver(trigger()), 0
+    for held in flaps:
+        d.alarm(A, "ALARM", minute)
+        for m in range(minute + 1, minute + held):
+            d.tick(m)
+        d.alarm(A, "OK", minute + held)
+        minute += held + 1
+    d.tick(minute + 60)
+    # THEN nothing is ever triggered
+    assert d.verdicts(Verdict.TRIGGER) == []

@@ -87,7 +87,9 @@ def evaluate(
     state = state.model_copy(update={"quorum_since": since})
     execution_id = execution_id_for(trigger, since)
     common: dict[str, Any] = {"execution_id": execution_id, "alarms": in_alarm, "quorum_since": since}
-    if state.decided_episode == since:
+    if state.decided_episode is not None and since <= state.decided_episode:
+        # This episode, or one that (by CloudWatch's clock) began before it, was already decided: late events
+        # can move the start of the episode but never open a second decision for it.
         return state, Decision(Verdict.NONE, **common)
     if now < since + timedelta(minutes=trigger.sustain_minutes):
         return state, Decision(Verdict.WAIT, **common)
@@ -126,7 +128,7 @@ def _no_quorum(
 ) -> tuple[TriggerState, Decision]:
     previous = state.quorum_since
     state = state.model_copy(update={"quorum_since": None})
-    if previous is not None and state.decided_episode != previous:
+    if previous is not None and (state.decided_episode is None or previous > state.decided_episode):
         held = int((now - previous).total_seconds())
         return state, _suppress(
             "SUSTAIN_NOT_REACHED",
