@@ -325,6 +325,8 @@ def test_an_alarm_set_from_the_cli_triggers_a_failover_watched_with_events_tail(
     assert "Failover Triggered" in line and "executionId=failover-primary-" in line and "triggerId=primary" in line
     assert stack.cli("events", "tail", "--from-start", "--detail-type", "Execution Finished", "--count", "1") == 0
     assert "status=COMPLETED" in capsys.readouterr().out
+    # AND the server's console showed the decision
+    assert any("Failover Triggered: primary small AUTOMATIC failover-primary-" in line for line in stack.lines)
     # AND the trigger lists its last execution
     assert stack.cli("triggers", "list") == 0
     assert "failover-primary-" in capsys.readouterr().out

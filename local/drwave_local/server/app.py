@@ -150,7 +150,7 @@ class LocalStack:
             self.runtime.router.observers.append(self._observe)
             from drwave_local.server.local_routes import LocalRoutes  # noqa: PLC0415 - loaded with the runtime
 
-            self.local_routes = LocalRoutes(self.runtime)
+            self.local_routes = LocalRoutes(self.runtime, self.out)
             self._start_thread("drwave-http", server.serve_forever)
             self._start_thread("drwave-clock", self._drive)
         except BaseException:

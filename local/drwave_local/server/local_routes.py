@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from collections import deque
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs
 
@@ -19,6 +20,7 @@ if TYPE_CHECKING:
 ALARMS_PREFIX = "/_local/alarms/"
 EVENTS_PATH = "/_local/events"
 KEEP_EVENTS = 5000
+DECISIONS = ("Drill Skipped", "Drill Overdue", "Failover Triggered", "Failover Suppressed")
 Response = tuple[int, dict[str, str], bytes]
 
 
@@ -29,8 +31,9 @@ def _json(status: int, body: Any) -> Response:
 class LocalRoutes:
     """The event log of drwave's bus and the alarm switch, for one runtime."""
 
-    def __init__(self, runtime: LocalRuntime) -> None:
+    def __init__(self, runtime: LocalRuntime, out: Callable[[str], None] = print) -> None:
         self.runtime = runtime
+        self.out = out
         self.events: deque[tuple[int, str, dict[str, Any]]] = deque(maxlen=KEEP_EVENTS)
         self._sequence = 0
         runtime.router.observers.append(self._record)
@@ -38,6 +41,13 @@ class LocalRoutes:
     def _record(self, bus: str, event: dict[str, Any]) -> None:
         self._sequence += 1
         self.events.append((self._sequence, bus, event))
+        if event["detail-type"] in DECISIONS:  # the console shows every trigger decision, with its reason
+            d = event["detail"]
+            why = d.get("reason") or d.get("mode") or ""
+            self.out(
+                f"{event['time']} {event['detail-type']}: {d.get('triggerId') or d.get('scheduleId') or ''} "
+                f"{d.get('planId', '')} {why} {d.get('executionId') or ''} {d.get('message', '')}".rstrip()
+            )
 
     def handle(self, method: str, path: str, query: str, body: str | None) -> Response | None:
         """The response to a local-only route, or None for any other path. The caller holds the stack's lock."""
