@@ -77,6 +77,7 @@ class LocalTriggers:
         self._tick_route = Route(TRIGGER_FUNCTION, handler, tick.rule, DEFAULT_BUS, {})
         self._tick_seconds = tick.rate_seconds
         self._tick: TimerHandle | None = None
+        self._forever = False
         self._armed: dict[str, _Armed] = {}
         self._anchors: dict[str, datetime] = {}  # rate() schedules count from when the runtime first saw them
         self.stats = SchedulerStats()
@@ -201,6 +202,11 @@ class LocalTriggers:
         if self._tick is None:
             self._tick = self.runtime.clock.call_later(self._tick_seconds, self._run_tick, label="trigger-tick")
 
+    def keep_ticking(self) -> None:
+        """Run the trigger tick every minute for good, as AWS does (for `drwave serve`: it never waits for idle)."""
+        self._forever = True
+        self.ensure_tick()
+
     def tick(self) -> dict[str, Any]:
         """One trigger tick now (AWS runs it every minute: sustain periods and drill freshness)."""
         event = self.runtime.router.envelope("aws.events", "Scheduled Event", {}, [f"rule/{self._tick_route.rule}"])
@@ -211,8 +217,9 @@ class LocalTriggers:
         self._tick = None
         event = self.runtime.router.envelope("aws.events", "Scheduled Event", {}, [f"rule/{self._tick_route.rule}"])
         outcome = self.runtime._invoke(self._tick_route, event) or {}
-        self.runtime._ensure_tick()
-        if outcome.get("waiting"):
+        if self.runtime.deps.store.active_execution_ids():  # a trigger started one: the engine's tick must run
+            self.runtime._ensure_tick()
+        if outcome.get("waiting") or self._forever:
             self.ensure_tick()
 
     # --- driving the clock ---------------------------------------------------------------------------------

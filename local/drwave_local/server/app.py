@@ -151,6 +151,7 @@ class LocalStack:
             from drwave_local.server.local_routes import LocalRoutes  # noqa: PLC0415 - loaded with the runtime
 
             self.local_routes = LocalRoutes(self.runtime, self.out)
+            self.runtime.triggers.keep_ticking()  # sustain periods and drill freshness, every simulated minute
             self._start_thread("drwave-http", server.serve_forever)
             self._start_thread("drwave-clock", self._drive)
         except BaseException:
