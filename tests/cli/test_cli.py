@@ -471,3 +471,30 @@ def test_a_group_in_another_region_than_the_environment_is_refused_and_a_missing
     plan, environment = files()
     assert run(plan, environment) == 0
     assert "protection group pg-app: no region given; using the environment's us-east-1" in capsys.readouterr().out
+
+
+def test_an_alarm_timeline_held_past_the_sustain_rehearses_a_dry_run_drill(files: Any, capsys: Any) -> None:
+    # GIVEN a plan and an alarm that goes to ALARM five simulated minutes in and stays there
+    plan, environment = files()
+    # WHEN the rehearsal plays the timeline (a drill: the trigger runs in DRY_RUN)
+    code = run(plan, environment, "--alarm", "primary-down=ALARM@T+5m", "--report", "r.json")
+    # THEN the trigger started a DRILL after the 5-minute sustain, and it completed
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert "Failover trigger rehearsal: DRY_RUN" in out
+    report = json.loads(Path("r.json").read_text())
+    assert report["executionId"].startswith("failover-rehearsal-20260105T0905")
+
+
+def test_a_flapping_alarm_timeline_starts_nothing_and_says_why(files: Any, capsys: Any) -> None:
+    plan, environment = files()
+    flaps = ["a=ALARM@T+1m", "a=OK@T+3m", "a=ALARM@T+4m", "a=OK@T+6m"]
+    code = run(plan, environment, *(f"--alarm={f}" for f in flaps))
+    assert code == 1
+    assert "started no execution (SUSTAIN_NOT_REACHED" in capsys.readouterr().err
+
+
+def test_a_malformed_alarm_timeline_is_a_usage_error(files: Any, capsys: Any) -> None:
+    plan, environment = files()
+    assert run(plan, environment, "--alarm", "primary-down=ALARM@5m") == 2
+    assert "expected T+<number><s|m|h|d>" in capsys.readouterr().err

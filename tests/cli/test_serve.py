@@ -438,3 +438,45 @@ def test_a_failed_wave_is_retried_from_the_cli_as_a_new_execution(start_stack, p
     view = json.loads(capsys.readouterr().out)
     assert view["retryOf"] == failed["executionId"]
     assert [w["waveId"] for w in view["waves"]] == ["second"]
+
+
+def test_an_alarm_set_from_the_cli_triggers_a_failover_watched_with_events_tail(start_stack, plan_file, capsys):
+    # GIVEN the local stack (600x) with a plan and an armed AUTOMATIC trigger on one alarm (1-minute sustain)
+    stack = start_stack(speed=600.0)
+    assert stack.cli("plans", "create", "-f", str(plan_file(SMALL_PLAN))) == 0
+    arn = "arn:aws:cloudwatch:us-east-1:111122223333:alarm:primary-down"
+    trigger = plan_file(
+        f"id: primary\nplanId: small\nalarmArns: ['{arn}']\nsustainMinutes: 1\nmode: AUTOMATIC\n", "trigger.yaml"
+    )
+    assert stack.cli("triggers", "create", "-f", str(trigger)) == 0
+    assert stack.cli("triggers", "arm", "primary") == 0
+    assert "primary: ARMED (AUTOMATIC)" in capsys.readouterr().out
+    # WHEN the alarm is set to ALARM from the CLI
+    assert stack.cli("alarms", "set", "primary-down", "ALARM") == 0
+    assert f"{arn} -> ALARM" in capsys.readouterr().out
+    # THEN `events tail` shows the trigger's decision and the execution it started, as they pass on the bus
+    assert stack.cli("events", "tail", "--from-start", "--detail-type", "Failover Triggered", "--count", "1") == 0
+    line = capsys.readouterr().out
+    assert "Failover Triggered" in line and "executionId=failover-primary-" in line and "triggerId=primary" in line
+    assert stack.cli("events", "tail", "--from-start", "--detail-type", "Execution Finished", "--count", "1") == 0
+    assert "status=COMPLETED" in capsys.readouterr().out
+    # AND the server's console showed the decision
+    assert any("Failover Triggered: primary small AUTOMATIC failover-primary-" in line for line in stack.lines)
+    # AND the trigger lists its last execution
+    assert stack.cli("triggers", "list") == 0
+    assert "failover-primary-" in capsys.readouterr().out
+
+
+def test_a_malformed_cron_is_refused_naming_the_field(start_stack, plan_file, capsys):
+    stack = start_stack()
+    assert stack.cli("plans", "create", "-f", str(plan_file(SMALL_PLAN))) == 0
+    bad = plan_file("id: nightly\nplanId: small\nscheduleExpression: cron(0 2 * * * *)\n", "schedule.yaml")
+    assert stack.cli("schedules", "create", "-f", str(bad)) == 2
+    err = capsys.readouterr().err
+    assert "INVALID_PARAMETER (400)" in err and "scheduleExpression: cron: exactly one of day-of-month" in err
+    good = plan_file("id: nightly\nplanId: small\nscheduleExpression: cron(0 2 * * ? *)\n", "schedule.yaml")
+    assert stack.cli("schedules", "create", "-f", str(good)) == 0
+    assert stack.cli("schedules", "list") == 0
+    assert "2026-01-06T02:00:00.000Z" in capsys.readouterr().out
+    assert stack.cli("freshness", "small") == 0
+    assert "small: last successful drill never drilled (no target)" in capsys.readouterr().out

@@ -42,7 +42,11 @@ EXPECTED_TARGETS = {
     # Per-instance results: run-wave-actions follows the command as a whole, so this one must not reach it.
     "EC2 Command Invocation Status-change Notification": set(),
     "Scheduled Event": set(),  # the tick reaches its function through the Schedule event source, not a rule
-    "CloudWatch Alarm State Change": set(),
+    "CloudWatch Alarm State Change": {"TriggerFunction"},
+    "Drill Skipped": {"TriggerFunction"},
+    "Drill Overdue": {"TriggerFunction"},
+    "Failover Triggered": {"TriggerFunction"},
+    "Failover Suppressed": {"TriggerFunction"},
 }
 
 

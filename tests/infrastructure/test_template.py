@@ -38,6 +38,7 @@ FUNCTIONS = {
     "QueryFunction",
     "ExecutionControlFunction",
     "DataManagementFunction",
+    "TriggerFunction",
 }
 # checkov is pinned exactly (a new release adds checks) and lives in its own virtualenv: every checkov release pins
 # boto3 exactly (3.3.30: boto3==1.35.49), which would downgrade the project's boto3/botocore in the dev extra.
@@ -56,7 +57,7 @@ SCOPED_ACTIONS = {
     "drs:DescribeJobLogItems": (":job/",),
     "ssm:SendCommand": (":document/", ":instance/"),
     "ssm:StartAutomationExecution": (":automation-definition/",),
-    "iam:PassRole": (":role/service-role/AWSElasticDisasterRecovery",),
+    "iam:PassRole": (":role/service-role/AWSElasticDisasterRecovery", '"SchedulerRole"'),
     "sts:AssumeRole": (":role/${CrossAccountRoleName}",),
     "drs:UpdateLaunchConfiguration": (":source-server/",),
     "sns:Publish": ('{"Ref": "NotificationTopic"}',),  # alarms and operator notifications: that one topic only
@@ -522,3 +523,65 @@ def test_users_cannot_rewrite_the_claims_the_api_trusts(transformed: dict[str, A
     # THEN the attributes a user may change on themselves are listed, and exclude every identity attribute
     assert writable, "without WriteAttributes every standard attribute, email included, is writable"
     assert not writable & {"email", "preferred_username", "phone_number", "custom:role"}
+
+
+# ------------------------------------------------------------------------------------------------ triggers
+
+
+def test_only_drwaves_own_roles_may_put_drwave_events_on_its_bus(transformed: dict[str, Any]) -> None:
+    # GIVEN the bus policies and every role allowed to put events on the bus
+    policy = transformed["Resources"]["EventBusOnlyDrwavePublishes"]
+    statement = policy["Properties"]["Statement"]
+    publishers = {
+        name
+        for name, _, document in _policy_documents(transformed)
+        for s in _statements(document)
+        if "events:PutEvents" in _as_list(s.get("Action", [])) and s.get("Effect") == "Allow"
+    }
+    # THEN any principal but those roles is denied PutEvents of source drwave (commands included) on the bus
+    assert statement["Effect"] == "Deny" and statement["Principal"] == "*"
+    assert statement["Action"] == "events:PutEvents"
+    assert statement["Resource"] == {"Fn::GetAtt": ["EventBus", "Arn"]}
+    assert statement["Condition"]["StringEquals"] == {"events:source": "drwave"}
+    allowed = {a["Fn::GetAtt"][0] for a in statement["Condition"]["ArnNotEquals"]["aws:PrincipalArn"]}
+    assert allowed == publishers
+    # AND the scheduler and alarm paths are not among them: they reach the bus only through the trigger function
+    assert "SchedulerRole" not in allowed
+
+
+def test_scheduler_delivers_drill_occurrences_to_the_trigger_function_only(transformed: dict[str, Any]) -> None:
+    role = transformed["Resources"]["SchedulerRole"]["Properties"]
+    (trust,) = role["AssumeRolePolicyDocument"]["Statement"]
+    assert trust["Principal"] == {"Service": "scheduler.amazonaws.com"}
+    assert trust["Condition"]["StringEquals"] == {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}
+    granted = {
+        a: s["Resource"]
+        for p in role["Policies"]
+        for s in p["PolicyDocument"]["Statement"]
+        for a in _as_list(s["Action"])
+    }
+    assert granted["lambda:InvokeFunction"] == {"Fn::GetAtt": ["TriggerFunction", "Arn"]}
+    assert granted["sqs:SendMessage"] == {"Fn::GetAtt": ["SchedulerDeadLetterQueue", "Arn"]}
+    # AND the control plane may pass that role, and only that role, only to Scheduler, for schedules in its group
+    api = transformed["Resources"]["ApiFunctionRole"]["Properties"]
+    statements = [s for p in api["Policies"] for s in _statements(p["PolicyDocument"])]
+    (pass_role,) = [s for s in statements if "iam:PassRole" in _as_list(s["Action"])]
+    assert pass_role["Resource"] == {"Fn::GetAtt": ["SchedulerRole", "Arn"]}
+    assert pass_role["Condition"] == {"StringEquals": {"iam:PassedToService": "scheduler.amazonaws.com"}}
+    (manage,) = [s for s in statements if "scheduler:CreateSchedule" in _as_list(s["Action"])]
+    assert "schedule/${DrillScheduleGroup}/*" in json.dumps(manage["Resource"])
+
+
+def test_subscriber_accounts_may_create_rules_for_the_public_detail_types_only(transformed: dict[str, Any]) -> None:
+    from drwave_local.contracts.catalogue import PUBLIC  # noqa: PLC0415
+
+    create = transformed["Resources"]["EventBusSubscribersCreatePublicRules"]
+    manage = transformed["Resources"]["EventBusSubscribersManageTheirRules"]
+    assert create["Condition"] == manage["Condition"] == "HasSubscriberAccounts"
+    statement = create["Properties"]["Statement"]
+    assert statement["Principal"] == {"AWS": {"Ref": "SubscriberAccountIds"}}
+    assert statement["Action"] == "events:PutRule"
+    assert statement["Condition"]["ForAllValues:StringEquals"]["events:detail-type"] == list(PUBLIC)
+    assert statement["Condition"]["Null"] == {"events:source": "false", "events:detail-type": "false"}
+    assert "events:PutRule" not in manage["Properties"]["Statement"]["Action"]
+    assert transformed["Parameters"]["SubscriberAccountIds"]["Default"] == ""

@@ -15,6 +15,7 @@ from typing import Any
 from drwave.control.errors import ControlError, InvalidInput, InvalidOperation, MissingParameter
 from drwave.control.roles import Caller
 from drwave.control.service import ControlPlane, translate_failures
+from drwave.control.triggers import TriggerControl
 
 
 class Owner(StrEnum):
@@ -142,6 +143,38 @@ OPERATIONS: dict[str, Operation] = {
         lambda c, u, p: c.report_error(u, _arg(p, "executionId"), str(p.get("stage") or ""), _error_text(p)),
     ),
 }
+
+
+def _t(plane: ControlPlane) -> TriggerControl:
+    return TriggerControl(plane.deps)
+
+
+# Drill schedules, failover triggers and drill freshness (drwave.control.triggers): reads on query, changes on data.
+OPERATIONS.update(
+    {
+        "list_drill_schedules": Operation(Owner.QUERY, lambda c, u, p: {"items": _t(c).list_schedules(u)}),
+        "get_drill_schedule": Operation(Owner.QUERY, lambda c, u, p: _t(c).get_schedule(u, _arg(p, "scheduleId"))),
+        "list_failover_triggers": Operation(Owner.QUERY, lambda c, u, p: {"items": _t(c).list_triggers(u)}),
+        "get_failover_trigger": Operation(Owner.QUERY, lambda c, u, p: _t(c).get_trigger(u, _arg(p, "triggerId"))),
+        "get_drill_freshness": Operation(Owner.QUERY, lambda c, u, p: _t(c).freshness(u, _arg(p, "planId"))),
+        "create_drill_schedule": Operation(Owner.DATA, lambda c, u, p: _t(c).put_schedule(u, _body(p))),
+        "update_drill_schedule": Operation(
+            Owner.DATA, lambda c, u, p: _t(c).put_schedule(u, _body(p, "scheduleId"), _arg(p, "scheduleId", "id"))
+        ),
+        "delete_drill_schedule": Operation(
+            Owner.DATA, lambda c, u, p: _t(c).delete_schedule(u, _arg(p, "scheduleId", "id"))
+        ),
+        "create_failover_trigger": Operation(Owner.DATA, lambda c, u, p: _t(c).put_trigger(u, _body(p))),
+        "update_failover_trigger": Operation(
+            Owner.DATA, lambda c, u, p: _t(c).put_trigger(u, _body(p, "triggerId"), _arg(p, "triggerId", "id"))
+        ),
+        "delete_failover_trigger": Operation(
+            Owner.DATA, lambda c, u, p: _t(c).delete_trigger(u, _arg(p, "triggerId", "id"))
+        ),
+        "arm_failover_trigger": Operation(Owner.DATA, lambda c, u, p: _t(c).arm(u, _arg(p, "triggerId"), True)),
+        "disarm_failover_trigger": Operation(Owner.DATA, lambda c, u, p: _t(c).arm(u, _arg(p, "triggerId"), False)),
+    }
+)
 
 
 def _error_text(payload: dict[str, Any]) -> str:

@@ -580,6 +580,8 @@ class ControlPlane:
         state = execution.waves[wave_id]
         if state.status is not WaveStatus.WAITING_APPROVAL:
             raise Conflict(f"waveId: wave {wave_id} is {state.status.value}, not WAITING_APPROVAL")
+        if execution.started_by.startswith("trigger:") and execution.execution_type is ExecutionType.RECOVERY:
+            caller.require(Permission.START_RECOVERY)  # an alarm-triggered failover is confirmed by an admin
         return self._command(
             execution_id,
             f"approve {wave_id}",
@@ -603,6 +605,10 @@ class ControlPlane:
         missing = [w for w in waves if w not in {p.id for p in plan.waves}]
         if missing:
             raise Conflict(f"recovery plan {plan.id} no longer has waves {', '.join(missing)}")
+        # Pre-flight runs for a retry too (only the retried waves' problems count); nobody can force a retry.
+        problems = [p.to_wire() for p in self.preflight(caller, plan.id).problems if p.wave_id in (None, *waves)]
+        if problems:
+            raise PreflightFailed(f"pre-flight found {len(problems)} problem(s) in the retried waves", problems)
         retry_id = self._new_id()
         self._create_and_request(
             ExecutionRequested(

@@ -13,6 +13,7 @@ from drwave.adapters.notifier import SnsNotifier
 from drwave.adapters.publisher import EventPublisher
 from drwave.adapters.ssm import SsmActionRunner
 from drwave.adapters.store import DynamoStore
+from drwave.adapters.trigger_environment import TriggerAdapters
 from drwave.adapters.workflow import WorkflowClient
 from drwave.core.capacity import DrsLimits
 
@@ -39,6 +40,7 @@ class Dependencies:
     ec2_for: Callable[[str, str], Ec2LaunchTemplates] | None = None  # launch templates; None: EC2 settings fail
     notifier: SnsNotifier | None = None  # only the notify function is given a topic
     workflow: WorkflowClient | None = None  # only the sync-workflow function is given the state machine
+    triggers: TriggerAdapters | None = None  # schedules and failover triggers; built on first use on AWS
 
     @classmethod
     def from_environment(cls) -> Dependencies:

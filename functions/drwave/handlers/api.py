@@ -399,6 +399,10 @@ def refuse_body(event: dict[str, Any]) -> ControlError | None:
     return None
 
 
+# Schedules, triggers and drill freshness register their routes on `app` (a module of their own).
+from drwave.handlers import api_triggers  # noqa: E402, F401
+
+
 @logger.inject_lambda_context(correlation_id_path="requestContext.requestId", clear_state=True)
 def handler(event: dict[str, Any], context: Any, deps: Dependencies | None = None) -> dict[str, Any]:
     """Entry point of the API function."""

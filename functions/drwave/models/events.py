@@ -195,6 +195,58 @@ class DrillCleanedUp(EventDetail):
     job_ids: list[str]
 
 
+class DrillSkipped(EventDetail):
+    """Notification: a scheduled drill occurrence started nothing (pre-flight problems, overlap, blackout...)."""
+
+    DETAIL_TYPE = "Drill Skipped"
+    # executionId: the occurrence's deterministic id, the one the drill would have had
+    schedule_id: str
+    plan_id: str
+    scheduled_time: UtcDatetime
+    reason: Literal["DISABLED", "BLACKOUT", "OVERLAP", "PLAN_NOT_FOUND", "PREFLIGHT_FAILED", "NOT_RUNNABLE"]
+    message: str
+    problems: list[str] = Field(default_factory=list)
+
+
+class DrillOverdue(EventDetail):
+    """Notification: a plan's last successful drill is older than its drillEveryDays (sent once per lapse)."""
+
+    DETAIL_TYPE = "Drill Overdue"
+    execution_id: str | None = None  # type: ignore[assignment]  # the last successful drill, if there ever was one
+    plan_id: str
+    drill_every_days: int
+    last_drill_at: UtcDatetime | None = None
+
+
+class FailoverTriggered(EventDetail):
+    """Notification: a failover trigger's alarms held and it started an execution (executionId)."""
+
+    DETAIL_TYPE = "Failover Triggered"
+    trigger_id: str
+    plan_id: str
+    mode: Literal["CONFIRM", "AUTOMATIC", "DRY_RUN"]
+    execution_type: ExecutionType
+    alarms: list[str]
+    quorum_since: UtcDatetime
+    confirm_by: UtcDatetime | None = None  # CONFIRM: the first waves wait for an admin's approval until then
+    confirm_waves: list[str] = Field(default_factory=list)
+
+
+class FailoverSuppressed(EventDetail):
+    """Notification: a failover trigger decided not to start anything, and why (executionId: the one it would have)."""
+
+    DETAIL_TYPE = "Failover Suppressed"
+    execution_id: str | None = None  # type: ignore[assignment]  # none when no quorum episode began
+    trigger_id: str
+    plan_id: str
+    reason: Literal[
+        "DISARMED", "QUORUM_NOT_MET", "SUSTAIN_NOT_REACHED", "COOL_DOWN", "ALREADY_RUNNING", "PREFLIGHT_FAILED"
+    ]
+    message: str
+    alarms: list[str] = Field(default_factory=list)
+    problems: list[str] = Field(default_factory=list)
+
+
 PUBLISHED_EVENTS: tuple[type[EventDetail], ...] = (
     ExecutionRequested,
     ExecutionStarted,
@@ -212,6 +264,10 @@ PUBLISHED_EVENTS: tuple[type[EventDetail], ...] = (
     ExecutionFinished,
     DrillCleanupWarning,
     DrillCleanedUp,
+    DrillSkipped,
+    DrillOverdue,
+    FailoverTriggered,
+    FailoverSuppressed,
 )
 BY_DETAIL_TYPE: dict[str, type[EventDetail]] = {cls.DETAIL_TYPE: cls for cls in PUBLISHED_EVENTS}
 

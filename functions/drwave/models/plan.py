@@ -194,6 +194,8 @@ class RecoveryPlan(Model):
     # DRILL instances are terminated this long after the drill ends (None: never automatically).
     drill_ttl_minutes: StrictInt | None = Field(default=None, ge=0, le=525600)
     drill_cleanup_notice_minutes: StrictInt | None = Field(default=None, ge=0, le=10080)  # warning before the TTL
+    # Drill freshness: a successful DRILL at least this often, else "Drill Overdue" (see docs/events.md).
+    drill_every_days: int | None = Field(default=None, ge=1, le=3650)
 
     @model_validator(mode="after")
     def _valid_graph(self) -> RecoveryPlan:

@@ -33,7 +33,9 @@ from drwave_local.cli.client import (
 )
 from drwave_local.cli.report import duration_text
 
-CLIENT_COMMANDS = frozenset({"groups", "plans", "preflight", "servers", "executions", "invoke"})
+CLIENT_COMMANDS = frozenset({"groups", "plans", "preflight", "servers", "executions", "invoke"}) | frozenset(
+    {"schedules", "triggers", "alarms", "events", "freshness"}  # drwave_local.cli.trigger_commands
+)
 OK_STATUSES = frozenset({"COMPLETED", "COMPLETED_WITH_WARNINGS"})
 TERMINAL_STATUSES = OK_STATUSES | {"FAILED", "CANCELLED"}
 FUNCTIONS = ("query", "execution", "data-management")
@@ -590,6 +592,9 @@ def add_client_commands(commands: Any) -> None:
     direct = leaf(commands, "invoke", invoke, "direct invocation: '{\"operation\": ...}' to the function owning it")
     direct.add_argument("payload", help="JSON payload with an 'operation'")
     direct.add_argument("--function", choices=FUNCTIONS, help="send to this function instead of the owner")
+    from drwave_local.cli.trigger_commands import add_trigger_commands  # noqa: PLC0415 - it imports this module
+
+    add_trigger_commands(commands, leaf)
 
 
 def _definitions(commands: Any, leaf: _Leaves) -> None:

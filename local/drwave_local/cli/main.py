@@ -19,6 +19,7 @@ from drwave_local.server import app as serve
 from drwave_local.simulators.environment import InputFileError
 
 if TYPE_CHECKING:  # the runtime (moto) loads only for the commands that run it: client commands stay quick
+    from drwave_local.cli.rehearsal import RehearsalOptions
     from drwave_local.runtime.router import Faults
 
 FAULT_KEYS = {
@@ -121,6 +122,14 @@ def _parser() -> argparse.ArgumentParser:
         default=120.0,
         help="simulated seconds before an operator approves each gate (negative: never approve)",
     )
+    run.add_argument(
+        "--alarm",
+        action="append",
+        metavar="NAME=STATE@T+OFFSET",
+        help="alarm timeline (repeatable), e.g. primary-down=ALARM@T+5m: a failover trigger on these alarms starts "
+        "the execution (DRY_RUN for a drill, CONFIRM for a recovery)",
+    )
+    run.add_argument("--trigger", type=Path, help="failover trigger fields (YAML/JSON) for --alarm")
     guess = commands.add_parser("predict", help="what-if RTO: p50/p90/p99 from many virtual-time runs of a plan")
     guess.add_argument("plan", type=Path, help="plan file (YAML/JSON: protectionGroups + recoveryPlan)")
     guess.add_argument("--environment", type=Path, required=True, help="simulated environment file")
@@ -180,7 +189,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         from drwave_local.bench.run import main as bench  # noqa: PLC0415 - only this command needs it
 
         return bench(quick=args.quick, output=args.output)
-    from drwave_local.cli.rehearsal import RehearsalOptions, rehearse  # noqa: PLC0415 - see TYPE_CHECKING above
+    from drwave_local.cli.rehearsal import NothingTriggered, RehearsalOptions, rehearse  # noqa: PLC0415
     from drwave_local.runtime.embedded import RuntimeStalled  # noqa: PLC0415
 
     try:
@@ -203,10 +212,14 @@ def main(argv: Sequence[str] | None = None) -> int:
                 if args.recover_to_minutes_ago is None
                 else timedelta(minutes=args.recover_to_minutes_ago),
             )
+            _alarm_options(args, options)
         report = rehearse(plan, environment, options, out=quiet_print)
     except (InputFileError, UsageError) as err:
         print(f"drwave: error: {err}", file=sys.stderr)
         return 2
+    except NothingTriggered as err:
+        print(f"drwave: {err}", file=sys.stderr)
+        return 1
     except RuntimeStalled as err:
         print(f"drwave: the rehearsal did not finish: {err}", file=sys.stderr)
         return 3
@@ -219,6 +232,27 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         return 4
     return 0 if ExecutionStatus(report["status"]) in OK_STATUSES else 1
+
+
+def _alarm_options(args: argparse.Namespace, options: RehearsalOptions) -> None:
+    """--alarm NAME=STATE@T+5m ... and --trigger FILE -> the rehearsal's alarm timeline and trigger fields."""
+    from drwave_local.runtime.scheduler import parse_alarm_timeline  # noqa: PLC0415
+
+    if args.trigger and not args.alarm:
+        raise UsageError("--trigger: needs an alarm timeline (--alarm NAME=STATE@T+OFFSET)")
+    if not args.alarm:
+        return
+    try:
+        options.alarms = parse_alarm_timeline(args.alarm)
+    except ValueError as err:
+        raise UsageError(str(err)) from None
+    if args.trigger:
+        from drwave_local.cli.client import FileError, load_file  # noqa: PLC0415
+
+        try:
+            options.trigger = load_file(args.trigger)
+        except FileError as err:
+            raise UsageError(str(err)) from None
 
 
 def _schemas(check: bool) -> int:

@@ -50,6 +50,14 @@ class RehearsalOptions:
     max_virtual: timedelta = timedelta(days=2)
     # Recover to this long before the simulation starts (None: LATEST).
     recover_to_before_start: timedelta | None = None
+    # Alarm timeline (offset, alarm name, state): the execution is started by a failover trigger on those alarms
+    # (`trigger` fields override its defaults: DRY_RUN for a drill, CONFIRM for a recovery, 5-minute sustain).
+    alarms: list[tuple[timedelta, str, str]] | None = None
+    trigger: dict[str, Any] | None = None
+
+
+class NothingTriggered(RuntimeError):
+    """The alarm timeline started no execution (every decision was a suppression, listed in the message)."""
 
 
 def rehearse(
@@ -94,16 +102,19 @@ def rehearse(
             f"({len(environment.source_servers)} source servers; faults: {runtime.faults.describe()}"
             f"{f', lost launch results {options.lose_launch_results}' if options.lose_launch_results else ''})"
         )
-        execution_id = f"exec-{uuid.uuid4().hex[:12]}"
-        point = None
-        if options.recover_to_before_start is not None:
-            at = runtime.clock.now() - options.recover_to_before_start
-            point = RecoveryPoint(mode=RecoveryPointMode.POINT_IN_TIME, at=at)
-        request = partial(
-            runtime.request_execution, document.recovery_plan.id, options.execution_type, execution_id, point
-        )
-        _send_until_accepted(runtime, request)
-        runtime.run(options.max_virtual)
+        if options.alarms:
+            execution_id = _rehearse_alarms(runtime, document.recovery_plan.id, options, out)
+        else:
+            execution_id = f"exec-{uuid.uuid4().hex[:12]}"
+            point = None
+            if options.recover_to_before_start is not None:
+                at = runtime.clock.now() - options.recover_to_before_start
+                point = RecoveryPoint(mode=RecoveryPointMode.POINT_IN_TIME, at=at)
+            request = partial(
+                runtime.request_execution, document.recovery_plan.id, options.execution_type, execution_id, point
+            )
+            _send_until_accepted(runtime, request)
+            runtime.run(options.max_virtual)
         execution = runtime.execution(execution_id)
         violations = check_invariants([execution], runtime.drs) + [
             f"{execution_id}: decision v{r['version']} still has unpublished events"
@@ -186,3 +197,37 @@ def _failed_servers(runtime: LocalRuntime, execution_id: str, wave_id: str) -> l
         for s in wave.servers.values()
         if s.launch_status is LaunchStatus.FAILED
     ]
+
+
+def _rehearse_alarms(runtime: LocalRuntime, plan_id: str, options: RehearsalOptions, out: Callable[[str], None]) -> str:
+    """Arm a trigger on the timeline's alarms, play the timeline on the clock, and return the execution it started."""
+    from drwave.control.roles import Caller, Role  # noqa: PLC0415
+    from drwave.control.triggers import TriggerControl  # noqa: PLC0415
+
+    timeline = options.alarms or []
+    mode = "DRY_RUN" if options.execution_type is ExecutionType.DRILL else "CONFIRM"
+    names = sorted({name for _, name, _ in timeline})
+    body = {"id": "rehearsal", "planId": plan_id, "mode": mode, "sustainMinutes": 5, **(options.trigger or {})}
+    body.setdefault("alarmArns", [runtime.triggers.alarm_arn(n) for n in names])
+    admin = Caller("rehearsal-admin", Role.ADMIN)
+    control = TriggerControl(runtime.deps)
+    control.put_trigger(admin, body)
+    trigger = control.arm(admin, str(body["id"]))
+    out(
+        f"Failover trigger {trigger['id']}: {trigger['mode']}, quorum {trigger['quorum']} of {names}, "
+        f"sustain {trigger['sustainMinutes']} min; alarm timeline: "
+        + ", ".join(f"{n}={s}@T+{int(o.total_seconds())}s" for o, n, s in timeline)
+    )
+    decisions: list[dict[str, Any]] = []
+    runtime.router.observers.append(
+        lambda _bus, e: decisions.append(e) if e["detail-type"].startswith("Failover ") else None
+    )
+    start = runtime.clock.now()
+    for offset, name, state in timeline:
+        runtime.triggers.alarm_at(start + offset, name, state)
+    runtime.run(options.max_virtual)
+    triggered = [e["detail"] for e in decisions if e["detail-type"] == "Failover Triggered"]
+    if not triggered:
+        reasons = "; ".join(f"{e['detail']['reason']}: {e['detail']['message']}" for e in decisions) or "no decision"
+        raise NothingTriggered(f"the alarm timeline started no execution ({reasons})")
+    return str(triggered[0]["executionId"])

@@ -13,6 +13,8 @@ from drwave.models.events import (
     PUBLISHED_EVENTS,
     DrillCleanedUp,
     DrillCleanupWarning,
+    DrillOverdue,
+    DrillSkipped,
     DrsJobStarted,
     DrsJobStateChange,
     EventDetail,
@@ -22,6 +24,8 @@ from drwave.models.events import (
     ExecutionRequested,
     ExecutionResumeRequested,
     ExecutionStarted,
+    FailoverSuppressed,
+    FailoverTriggered,
     ServerLaunch,
     WaveActionsRequested,
     WaveCompleted,
@@ -93,6 +97,40 @@ EXAMPLES: list[EventDetail] = [
         failed=0,
         skipped=0,
         job_ids=["drsjob-Tm4qZ8cV1xB7nK2pE"],
+    ),
+    DrillSkipped(
+        execution_id="drill-weekly-20260105T0200Z",
+        schedule_id="weekly",
+        plan_id="retail-dr",
+        scheduled_time=datetime(2026, 1, 5, 2, 0, 0, tzinfo=UTC),
+        reason="PREFLIGHT_FAILED",
+        message="pre-flight found 1 problem(s)",
+        problems=["source server s-0a1b2c3d4e5f60015 replication is STALLED, not CONTINUOUS"],
+    ),
+    DrillOverdue(
+        execution_id="drill-weekly-20251201T0200Z",
+        plan_id="retail-dr",
+        drill_every_days=30,
+        last_drill_at=datetime(2025, 12, 1, 2, 40, 0, tzinfo=UTC),
+    ),
+    FailoverTriggered(
+        execution_id="failover-primary-20260105T085500Z",
+        trigger_id="primary",
+        plan_id="retail-dr",
+        mode="CONFIRM",
+        execution_type=ExecutionType.RECOVERY,
+        alarms=["arn:aws:cloudwatch:us-west-2:111122223333:alarm:retail-primary-region-down"],
+        quorum_since=datetime(2026, 1, 5, 8, 55, 0, tzinfo=UTC),
+        confirm_by=datetime(2026, 1, 5, 9, 30, 0, tzinfo=UTC),
+        confirm_waves=["identity"],
+    ),
+    FailoverSuppressed(
+        execution_id="failover-primary-20260105T085500Z",
+        trigger_id="primary",
+        plan_id="retail-dr",
+        reason="SUSTAIN_NOT_REACHED",
+        message="quorum held 120 s of the 5 min sustain period, then broke",
+        alarms=[],
     ),
 ]
 
@@ -254,7 +292,9 @@ def drift() -> list[str]:
     template = TEMPLATE_PATH.read_text(encoding="utf-8")
     if with_registry(template) != template:
         stale.append(f"{_shown(TEMPLATE_PATH)} (event schema registry block)")
-    return stale
+    from drwave_local.contracts.catalogue import catalogue_drift  # noqa: PLC0415 - it imports this module
+
+    return stale + catalogue_drift()
 
 
 def write_all() -> list[Path]:
@@ -270,4 +310,7 @@ def write_all() -> list[Path]:
     if (updated := with_registry(template)) != template:
         TEMPLATE_PATH.write_text(updated, encoding="utf-8")
         written.append(TEMPLATE_PATH)
-    return written
+    from drwave_local.contracts.catalogue import CATALOGUE_PATH, write_catalogue  # noqa: PLC0415
+
+    write_catalogue()
+    return [*written, CATALOGUE_PATH]

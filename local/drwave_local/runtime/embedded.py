@@ -48,6 +48,7 @@ from drwave.models.recovery import RecoveryPoint
 from drwave_local.runtime.clock import VirtualClock
 from drwave_local.runtime.moto_patches import fast_transactions
 from drwave_local.runtime.router import EventRouter, Faults, load_handler
+from drwave_local.runtime.scheduler import LocalTriggers
 from drwave_local.runtime.template import DEFAULT_TEMPLATE, Route, StreamRoute, load_template
 from drwave_local.runtime.workflow_bridge import WorkflowBridge, state_machine_definition
 from drwave_local.simulators.drs import DrsSimulator, ServerTimeline, SimulatedSourceServer
@@ -239,6 +240,7 @@ class LocalRuntime:
             notifier=SnsNotifier(sns, self.notification_topic_arn),
         )
         self._tick_route = Route(schedule.function, schedule.handler, schedule.rule, "default", {})
+        self.triggers = LocalTriggers(self, session, TABLE_NAME)  # Scheduler, alarms and the trigger tick
         if self._workflow_enabled:
             self._start_workflow(session)
 

@@ -193,6 +193,10 @@ class LocalStack:
             if self.document is not None:
                 self.runtime.install(self.document)
             self.runtime.router.observers.append(self._observe)
+            from drwave_local.server.local_routes import LocalRoutes  # noqa: PLC0415 - loaded with the runtime
+
+            self.local_routes = LocalRoutes(self.runtime, self.out)
+            self.runtime.triggers.keep_ticking()  # sustain periods and drill freshness, every simulated minute
             self._start_thread("drwave-http", server.serve_forever)
             self._start_thread("drwave-clock", self._drive)
         except BaseException:
@@ -234,6 +238,12 @@ class LocalStack:
         try:
             if path.startswith(INVOKE_PREFIX):
                 return self._invoke(method, path.removeprefix(INVOKE_PREFIX), text)
+            with self.lock:  # the alarm switch and the bus's event log (`drwave alarms set`, `drwave events tail`)
+                local = self.local_routes.handle(method, path, parts.query, text)
+                if local is not None:
+                    self.runtime.settle()
+            if local is not None:
+                return local
             return self._api(method, path, parts.query, headers, text)
         except Exception as err:
             self.out(f"internal error on {method} {path}: {err!r}\n{traceback.format_exc()}")
