@@ -22,6 +22,8 @@ PUBLIC: dict[str, str] = {
     "Drill Overdue": "once per lapse, when a plan's last successful DRILL is older than its `drillEveryDays`",
     "Failover Triggered": "when a failover trigger's alarm quorum held for its sustain period and it started a run",
     "Failover Suppressed": "when a failover trigger decided not to start anything, with the reason",
+    "Drill Cleanup Warning": "once, a configured time before a finished drill's recovery instances are terminated",
+    "Drill Cleaned Up": "when a finished drill's TTL ran out and its recovery instances were terminated",
 }
 INTERNAL: dict[str, str] = {
     "Execution Requested": "command: start an execution (control plane, schedules, triggers)",
