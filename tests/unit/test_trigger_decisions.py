@@ -224,3 +224,15 @@ def test_a_quorum_that_never_holds_for_the_sustain_period_never_triggers(flaps: 
     d.tick(minute + 60)
     # THEN nothing is ever triggered
     assert d.verdicts(Verdict.TRIGGER) == []
+
+
+def test_a_retried_delivery_after_the_execution_was_created_replays_the_trigger_instead_of_suppressing_it() -> None:
+    # GIVEN a decision that created its execution, but whose state was never saved (the function died)
+    d = Driver(trigger())
+    d.alarm(A, "ALARM", 0)
+    before = d.state
+    fired = d.tick(5)
+    d.state, d.active = before, [str(fired.execution_id)]
+    # WHEN the tick decides again  THEN it replays the same trigger (idempotent) rather than "already running"
+    again = d.tick(6)
+    assert again.verdict is Verdict.TRIGGER and again.execution_id == fired.execution_id

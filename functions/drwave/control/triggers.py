@@ -248,12 +248,14 @@ class TriggerControl:
                 problems = self._preflight_problems(Caller(f"trigger:{trigger.id}", Role.ADMIN), trigger.plan_id)
                 if problems:
                     new_state, decision = trig.preflight_failed(new_state, decision, problems)
+            # Act, then save: a failure in between leaves the episode undecided, so a retry decides it again
+            # (the execution id is deterministic and the core replays a trigger whose execution already runs).
+            self._act(trigger, decision)
             try:
                 with translate_failures():
                     self.store.save_state(new_state)
             except ConcurrentUpdate:
                 continue
-            self._act(trigger, decision)
             return {"triggerId": trigger.id, "verdict": decision.verdict, "executionId": decision.execution_id}
         raise Conflict(f"trigger {trigger.id}: state kept changing under concurrent deliveries")
 

@@ -101,12 +101,14 @@ def evaluate(
         return decided, _suppress(
             "COOL_DOWN", f"cool-down after {state.last_execution_id} until {until.isoformat()}", **common
         )
+    fired = decided.model_copy(update={"last_fired_at": now, "last_execution_id": execution_id})
+    if execution_id in active_executions:  # a retried delivery of this very decision: replay it, idempotently
+        return fired, Decision(Verdict.TRIGGER, execution_type=execution_type_for(trigger), **common)
     if active_executions:
         active = ", ".join(sorted(active_executions))
         return decided, _suppress(
             "ALREADY_RUNNING", f"plan {trigger.plan_id} has an active execution: {active}", **common
         )
-    fired = decided.model_copy(update={"last_fired_at": now, "last_execution_id": execution_id})
     return fired, Decision(Verdict.TRIGGER, execution_type=execution_type_for(trigger), **common)
 
 
