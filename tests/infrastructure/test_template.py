@@ -34,6 +34,7 @@ FUNCTIONS = {
     "SyncWorkflowFunction",
     "NotifyFunction",
     "CleanupDrillFunction",
+    "WriteReportFunction",
     "ApiFunction",
     "QueryFunction",
     "ExecutionControlFunction",
@@ -522,3 +523,23 @@ def test_users_cannot_rewrite_the_claims_the_api_trusts(transformed: dict[str, A
     # THEN the attributes a user may change on themselves are listed, and exclude every identity attribute
     assert writable, "without WriteAttributes every standard attribute, email included, is writable"
     assert not writable & {"email", "preferred_username", "phone_number", "custom:role"}
+
+
+def test_the_report_bucket_is_encrypted_versioned_private_and_ages_out_old_versions(
+    transformed: dict[str, Any],
+) -> None:
+    # GIVEN the report bucket  THEN it is KMS-encrypted, versioned, blocks every public access, TLS-only and retained
+    bucket = transformed["Resources"]["ReportBucket"]
+    props = bucket["Properties"]
+    (rule,) = props["BucketEncryption"]["ServerSideEncryptionConfiguration"]
+    assert rule["ServerSideEncryptionByDefault"]["SSEAlgorithm"] == "aws:kms"
+    assert props["VersioningConfiguration"] == {"Status": "Enabled"}
+    assert all(props["PublicAccessBlockConfiguration"].values()) and len(props["PublicAccessBlockConfiguration"]) == 4
+    (lifecycle,) = props["LifecycleConfiguration"]["Rules"]
+    assert lifecycle["Status"] == "Enabled" and lifecycle["NoncurrentVersionExpiration"]["NoncurrentDays"] == 400
+    assert bucket["DeletionPolicy"] == "Retain"
+    policy = transformed["Resources"]["ReportBucketPolicy"]["Properties"]["PolicyDocument"]["Statement"]
+    assert policy[0]["Effect"] == "Deny" and policy[0]["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+    # AND only write-report may write reports, under reports/
+    writer = transformed["Resources"]["WriteReportFunction"]["Properties"]
+    assert writer["Environment"]["Variables"]["REPORT_BUCKET"] == {"Ref": "ReportBucket"}

@@ -11,6 +11,7 @@ from drwave.adapters.drs import DrsGateway
 from drwave.adapters.launch_settings import Ec2LaunchTemplates
 from drwave.adapters.notifier import SnsNotifier
 from drwave.adapters.publisher import EventPublisher
+from drwave.adapters.reports import ReportArchive
 from drwave.adapters.ssm import SsmActionRunner
 from drwave.adapters.store import DynamoStore
 from drwave.adapters.workflow import WorkflowClient
@@ -39,6 +40,7 @@ class Dependencies:
     ec2_for: Callable[[str, str], Ec2LaunchTemplates] | None = None  # launch templates; None: EC2 settings fail
     notifier: SnsNotifier | None = None  # only the notify function is given a topic
     workflow: WorkflowClient | None = None  # only the sync-workflow function is given the state machine
+    reports: ReportArchive | None = None  # only the write-report function is given the report bucket
 
     @classmethod
     def from_environment(cls) -> Dependencies:
@@ -62,6 +64,7 @@ class Dependencies:
             region=os.environ.get("AWS_REGION", "us-east-1"),
             notifier=aws.notifier,
             workflow=aws.workflow,
+            reports=ReportArchive.from_environment(),
         )
 
 
