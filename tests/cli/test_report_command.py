@@ -78,3 +78,24 @@ def test_a_finished_drill_is_saved_as_html_markdown_and_json_evidence(url, tmp_p
         assert evidence["contentSha256"] in text and "PASS" in text
     # AND a report of an unknown execution is a refused request (exit 2)
     assert main(["executions", "report", "exec-nope", "--format", "json", "--url", url]) == 2
+
+
+def test_a_drill_started_from_the_cli_recovers_to_a_point_in_time_with_a_ttl(url, tmp_path, capsys):
+    # GIVEN the small plan on the local stack
+    plan = tmp_path / "plan.yaml"
+    plan.write_text(PLAN.replace("id: reported", "id: pit").replace("pg-r", "pg-p"))
+    assert main(["plans", "create", "-f", str(plan), "--url", url]) == 0
+    capsys.readouterr()
+    # WHEN a drill to a point an hour before the simulated start is started with a TTL of one day
+    args = ["executions", "start", "pit", "--recover-to", "2026-01-05T08:00:00Z", "--drill-ttl-minutes", "1440"]
+    assert main([*args, "--watch", "--interval", "0.05", "--url", url]) == 0
+    capsys.readouterr()
+    assert main(["executions", "list", "--json", "--url", url]) == 0
+    execution_id = next(e["executionId"] for e in json.loads(capsys.readouterr().out)["items"] if e["planId"] == "pit")
+    assert main(["executions", "report", execution_id, "--format", "json", "--url", url]) == 0
+    evidence = json.loads(capsys.readouterr().out)
+    # THEN every server launched from a snapshot at or before that instant, and its cleanup is scheduled
+    servers = [s for w in evidence["waves"] for s in w["servers"]]
+    assert evidence["recoveryPoint"]["mode"] == "POINT_IN_TIME"
+    assert all(s["recoverySnapshotId"] and s["snapshotTakenAt"] <= "2026-01-05T08:00:00Z" for s in servers)
+    assert evidence["cleanup"]["status"] == "SCHEDULED" and evidence["cleanup"]["ttlMinutes"] == 1440

@@ -34,6 +34,7 @@ FUNCTIONS = {
     "SyncWorkflowFunction",
     "NotifyFunction",
     "CleanupDrillFunction",
+    "WriteReportFunction",
     "ApiFunction",
     "QueryFunction",
     "ExecutionControlFunction",
@@ -585,3 +586,23 @@ def test_subscriber_accounts_may_create_rules_for_the_public_detail_types_only(t
     assert statement["Condition"]["Null"] == {"events:source": "false", "events:detail-type": "false"}
     assert "events:PutRule" not in manage["Properties"]["Statement"]["Action"]
     assert transformed["Parameters"]["SubscriberAccountIds"]["Default"] == ""
+
+
+def test_the_report_bucket_is_encrypted_versioned_private_and_ages_out_old_versions(
+    transformed: dict[str, Any],
+) -> None:
+    # GIVEN the report bucket  THEN it is KMS-encrypted, versioned, blocks every public access, TLS-only and retained
+    bucket = transformed["Resources"]["ReportBucket"]
+    props = bucket["Properties"]
+    (rule,) = props["BucketEncryption"]["ServerSideEncryptionConfiguration"]
+    assert rule["ServerSideEncryptionByDefault"]["SSEAlgorithm"] == "aws:kms"
+    assert props["VersioningConfiguration"] == {"Status": "Enabled"}
+    assert all(props["PublicAccessBlockConfiguration"].values()) and len(props["PublicAccessBlockConfiguration"]) == 4
+    (lifecycle,) = props["LifecycleConfiguration"]["Rules"]
+    assert lifecycle["Status"] == "Enabled" and lifecycle["NoncurrentVersionExpiration"]["NoncurrentDays"] == 400
+    assert bucket["DeletionPolicy"] == "Retain"
+    policy = transformed["Resources"]["ReportBucketPolicy"]["Properties"]["PolicyDocument"]["Statement"]
+    assert policy[0]["Effect"] == "Deny" and policy[0]["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+    # AND only write-report may write reports, under reports/
+    writer = transformed["Resources"]["WriteReportFunction"]["Properties"]
+    assert writer["Environment"]["Variables"]["REPORT_BUCKET"] == {"Ref": "ReportBucket"}

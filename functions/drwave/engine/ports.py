@@ -11,6 +11,7 @@ from drwave.adapters.drs import DrsGateway
 from drwave.adapters.launch_settings import Ec2LaunchTemplates
 from drwave.adapters.notifier import SnsNotifier
 from drwave.adapters.publisher import EventPublisher
+from drwave.adapters.reports import ReportArchive
 from drwave.adapters.ssm import SsmActionRunner
 from drwave.adapters.store import DynamoStore
 from drwave.adapters.trigger_environment import TriggerAdapters
@@ -41,6 +42,7 @@ class Dependencies:
     notifier: SnsNotifier | None = None  # only the notify function is given a topic
     workflow: WorkflowClient | None = None  # only the sync-workflow function is given the state machine
     triggers: TriggerAdapters | None = None  # schedules and failover triggers; built on first use on AWS
+    reports: ReportArchive | None = None  # only the write-report function is given the report bucket
 
     @classmethod
     def from_environment(cls) -> Dependencies:
@@ -64,6 +66,7 @@ class Dependencies:
             region=os.environ.get("AWS_REGION", "us-east-1"),
             notifier=aws.notifier,
             workflow=aws.workflow,
+            reports=ReportArchive.from_environment(),
         )
 
 

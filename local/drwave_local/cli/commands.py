@@ -390,7 +390,11 @@ def executions_get(client: ApiClient, args: argparse.Namespace) -> int:
 
 def executions_start(client: ApiClient, args: argparse.Namespace) -> int:
     """drwave executions start PLAN [--type] [--force] [--watch]"""
-    request = {"planId": args.plan, "executionType": args.type, "force": args.force}
+    request: dict[str, Any] = {"planId": args.plan, "executionType": args.type, "force": args.force}
+    if args.recover_to:
+        request["recoveryPoint"] = {"mode": "POINT_IN_TIME", "at": args.recover_to}
+    if args.drill_ttl_minutes is not None:
+        request["drillTtlMinutes"] = args.drill_ttl_minutes
     started = client.post("/executions", request)
     if args.json and not args.watch:
         out(as_json(started))
@@ -642,6 +646,8 @@ def _executions(commands: Any, leaf: _Leaves) -> None:
     start.add_argument("--type", type=str.upper, choices=["DRILL", "RECOVERY"], default="DRILL")
     start.add_argument("--force", action="store_true", help="admin: start although pre-flight found problems")
     start.add_argument("--watch", action="store_true", help="follow it to its end")
+    start.add_argument("--recover-to", help="ISO 8601 instant: each server's newest PIT snapshot at or before it")
+    start.add_argument("--drill-ttl-minutes", type=int, help="terminate the drill's instances this long after it ends")
     follow = leaf(sub, "watch", executions_watch, "follow an execution to its end (exit 3 if it does not complete)")
     follow.add_argument("id")
     retry = leaf(sub, "retry", executions_retry, "retry a failed wave and the waves it blocked, as a new execution")

@@ -28,6 +28,7 @@ from drwave.adapters.drs import DrsGateway
 from drwave.adapters.launch_settings import Ec2LaunchTemplates
 from drwave.adapters.notifier import SnsNotifier
 from drwave.adapters.publisher import EventPublisher
+from drwave.adapters.reports import ReportArchive
 from drwave.adapters.sessions import AccountSessions, Credentials
 from drwave.adapters.ssm import SsmActionRunner
 from drwave.adapters.store import DynamoStore
@@ -61,6 +62,7 @@ WORKFLOW_FUNCTION = "SyncWorkflowFunction"  # mirrors executions into the Step F
 DEFAULT_CROSS_ACCOUNT_ROLE = "drwave-drs-execution"  # the template's CrossAccountRoleName default
 BUS_NAME = "drwave-local"
 TOPIC_NAME = "drwave-local-notifications"  # the template's NotificationTopic
+REPORT_BUCKET = "drwave-local-reports"  # the template's ReportBucket
 # Seconds between retries of a stream batch that failed (Lambda retries a shard's batch right away, with backoff).
 STREAM_RETRY_SECONDS = 1.0
 # Retries of a failing stream batch when the template says -1 (forever): finite, so run() still terminates.
@@ -194,6 +196,10 @@ class LocalRuntime:
         self._open_streams(session)
         sns = session.client("sns")
         self.notification_topic_arn = sns.create_topic(Name=TOPIC_NAME)["TopicArn"]
+        # The template's ReportBucket: versioned, like the deployed one, so re-written reports keep their history.
+        self.s3 = session.client("s3")
+        self.s3.create_bucket(Bucket=REPORT_BUCKET)
+        self.s3.put_bucket_versioning(Bucket=REPORT_BUCKET, VersioningConfiguration={"Status": "Enabled"})
         events = session.client("events")
         events.meta.events.register("before-send.events.PutEvents", self._put_events)  # type: ignore[arg-type]
         drs_client = session.client("drs", config=Config(retries={"total_max_attempts": 1}))
@@ -238,6 +244,7 @@ class LocalRuntime:
             region=env.region,
             poll_tick_seconds=schedule.rate_seconds,
             notifier=SnsNotifier(sns, self.notification_topic_arn),
+            reports=ReportArchive(self.s3, REPORT_BUCKET),
         )
         self._tick_route = Route(schedule.function, schedule.handler, schedule.rule, "default", {})
         self.triggers = LocalTriggers(self, session, TABLE_NAME)  # Scheduler, alarms and the trigger tick
