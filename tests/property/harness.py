@@ -240,6 +240,7 @@ class FaultInjector:
         self._crashes = {(c.detail_type, c.nth) for c in faults.crashes}
         self._put_seen: Counter[str] = Counter()
         self._published: Counter[str] = Counter()
+        self.accepted_ids: set[str] = set()  # outbox event ids PutEvents accepted (a later delivery may still drop them)
         router = rt.router
         self._put = router.put
         self._schedule = router._schedule
@@ -262,6 +263,7 @@ class FaultInjector:
 
     def _on_put(self, bus: str, event: dict[str, Any]) -> None:
         kind = event["detail-type"]
+        self.accepted_ids.add((event.get("detail") or {}).get("eventId") or "")
         self._put_seen[kind] += 1
         fault = self._deliveries.get((kind, self._put_seen[kind]))
         if fault is None:
@@ -343,8 +345,6 @@ def run_schedule(schedule: Schedule, never_drop: frozenset[str] = frozenset()) -
         for plan in schedule.plans:
             rt.install(plan_document(schedule, plan))
         injector = FaultInjector(rt, f)
-        published: set[str] = set()
-        rt.router.observers.append(lambda _bus, event: published.add((event.get("detail") or {}).get("eventId", "")))
         operator = Operator(rt, schedule)
         operator.start()
         stalled: list[str] = []
@@ -358,7 +358,7 @@ def run_schedule(schedule: Schedule, never_drop: frozenset[str] = frozenset()) -
         for plan in schedule.plans:
             with suppress(KeyError):
                 executions[plan.id] = rt.execution(execution_id(plan))
-        yield Outcome(rt, schedule, executions, operator.log, stalled, idle, injector.log, published - {""})
+        yield Outcome(rt, schedule, executions, operator.log, stalled, idle, injector.log, injector.accepted_ids - {""})
 
 
 # --- the oracle --------------------------------------------------------------------------------------------
