@@ -240,7 +240,8 @@ class FaultInjector:
         self._crashes = {(c.detail_type, c.nth) for c in faults.crashes}
         self._put_seen: Counter[str] = Counter()
         self._published: Counter[str] = Counter()
-        self.accepted_ids: set[str] = set()  # outbox event ids PutEvents accepted (a later delivery may still drop them)
+        # Outbox event ids PutEvents accepted (a targeted delivery drop may still lose them afterwards).
+        self.accepted_ids: set[str] = set()
         router = rt.router
         self._put = router.put
         self._schedule = router._schedule
