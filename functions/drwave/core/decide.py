@@ -58,13 +58,19 @@ class Decision:
 
 
 class _Ctx:
-    """Mutable scratchpad for one decision: the copy being changed, the events, and `now`."""
+    """Mutable scratchpad for one decision: the copy being changed, the events, and `now`.
+
+    Copy-on-write: the execution is copied shallowly, and a wave, chunk, server or action run is copied the
+    first time this decision changes it (`wave`, `chunk`, `server`, `run`). Everything else is shared with the
+    input, which is never mutated; the store writes only the parts that are new objects.
+    """
 
     def __init__(self, execution: Execution, now: datetime) -> None:
-        self.exe = execution
+        self.exe = execution.model_copy(update={"waves": dict(execution.waves), "timeline": list(execution.timeline)})
         self.now = now
         self.events: list[EventDetail] = []
         self.changed = False
+        self._own: set[int] = set()  # ids of the objects and containers this decision copied, so may change
 
     def log(self, event: str, wave_id: str | None = None, detail: str = "") -> None:
         self.exe.timeline.append(TimelineEntry(at=self.now, event=event, wave_id=wave_id, detail=detail))
@@ -74,8 +80,67 @@ class _Ctx:
         self.events.append(event)
         self.changed = True
 
-    def wave(self, wave_id: str) -> WaveState | None:
+    def peek(self, wave_id: str) -> WaveState | None:
+        """The wave as this decision sees it, for reading only."""
         return self.exe.waves.get(wave_id)
+
+    def wave(self, wave_id: str) -> WaveState | None:
+        """The wave, copied on first use so this decision may change its own fields."""
+        state = self.exe.waves.get(wave_id)
+        if state is None or id(state) in self._own:
+            return state
+        state = state.model_copy()
+        self._own.add(id(state))
+        self.exe.waves[wave_id] = state
+        return state
+
+    def writable(self, state: WaveState) -> WaveState:
+        """The changeable copy of a wave, whichever version of it the caller holds."""
+        found = self.wave(state.wave_id)
+        assert found is not None  # waves are never removed from an execution
+        return found
+
+    def _container(self, owner: Any, name: str) -> Any:
+        current = getattr(owner, name)
+        if id(current) not in self._own:
+            current = current.copy()
+            self._own.add(id(current))
+            setattr(owner, name, current)
+        return current
+
+    def warnings(self, state: WaveState) -> list[str]:
+        """The wave's warnings, to append to."""
+        return self._container(self.writable(state), "warnings")
+
+    def chunk(self, state: WaveState, index: int) -> Chunk:
+        """A chunk of the wave that this decision may change."""
+        chunks = self._container(self.writable(state), "chunks")
+        chunk = chunks[index]
+        if id(chunk) not in self._own:
+            chunk = chunk.model_copy()
+            self._own.add(id(chunk))
+            chunks[index] = chunk
+        return chunk
+
+    def server(self, state: WaveState, server_id: str) -> ServerState:
+        """A server of the wave that this decision may change."""
+        servers = self._container(self.writable(state), "servers")
+        server = servers[server_id]
+        if id(server) not in self._own:
+            server = server.model_copy()
+            self._own.add(id(server))
+            servers[server_id] = server
+        return server
+
+    def run(self, state: WaveState, phase: str, name: str) -> ActionRun:
+        """An action run of the wave that this decision may change."""
+        runs = self._container(self.writable(state), "pre_actions" if phase == "pre" else "post_actions")
+        run = runs[name]
+        if id(run) not in self._own:
+            run = run.model_copy()
+            self._own.add(id(run))
+            runs[name] = run
+        return run
 
     def spec(self, wave_id: str) -> Wave:
         return self.exe.plan.wave(wave_id)
@@ -85,7 +150,7 @@ def decide(execution: Execution, message: m.Message, now: datetime) -> Decision:
     """Apply one message to an execution; the input is never mutated."""
     if execution.status.terminal:
         return Decision(execution)
-    ctx = _Ctx(execution.model_copy(deep=True), now)
+    ctx = _Ctx(execution, now)
     _HANDLERS[type(message)](ctx, message)
     _refresh_status(ctx)
     if not ctx.changed:
@@ -149,6 +214,7 @@ def _advance(ctx: _Ctx) -> None:
 
 
 def _open_wave(ctx: _Ctx, state: WaveState, spec: Wave) -> None:
+    state = ctx.writable(state)
     if spec.pause_before_wave is not None and state.approved_by is None:
         state.status = WaveStatus.WAITING_APPROVAL
         state.gate_opened_at = ctx.now
@@ -223,7 +289,7 @@ def _on_cancel(ctx: _Ctx, msg: m.CancelRequested) -> None:
         return
     ctx.exe.halt = HALT_CANCEL
     ctx.log("CANCEL_REQUESTED", detail=f"by {msg.requested_by}")
-    for state in ctx.exe.waves.values():
+    for state in list(ctx.exe.waves.values()):
         if state.status in (WaveStatus.PENDING, WaveStatus.WAITING_APPROVAL):
             _close_unstarted(ctx, state)
         elif state.status is WaveStatus.LAUNCHING:
@@ -330,13 +396,18 @@ def _refresh_status(ctx: _Ctx) -> None:
 
 
 def _request_actions(ctx: _Ctx, state: WaveState, spec: Wave, phase: str) -> None:
-    state.action_runs(phase).clear()
-    state.action_runs(phase).update({a.name: ActionRun(name=a.name) for a in spec.actions(phase)})
+    state = ctx.writable(state)
+    runs = {a.name: ActionRun(name=a.name) for a in spec.actions(phase)}
+    if phase == "pre":
+        state.pre_actions = runs
+    else:
+        state.post_actions = runs
     ctx.log("ACTIONS_REQUESTED", state.wave_id, f"{phase}: {', '.join(a.name for a in spec.actions(phase))}")
     ctx.emit(WaveActionsRequested(execution_id=ctx.exe.execution_id, wave_id=state.wave_id, phase=phase))
 
 
 def _request_launch(ctx: _Ctx, state: WaveState) -> None:
+    state = ctx.writable(state)
     state.status = WaveStatus.LAUNCHING
     state.launch_requested_at = ctx.now
     ctx.log("WAVE_LAUNCH_REQUESTED", state.wave_id)
@@ -374,10 +445,12 @@ def _on_resolution_failed(ctx: _Ctx, msg: m.ResolutionFailed) -> None:
 
 
 def _chunk(ctx: _Ctx, wave_id: str, index: int) -> tuple[WaveState, Chunk] | None:
-    state = ctx.wave(wave_id)
+    """The wave and one of its chunks, both changeable (chunk messages are few: copying is cheap)."""
+    state = ctx.peek(wave_id)
     if state is None or not 0 <= index < len(state.chunks):
         return None
-    return state, state.chunks[index]
+    chunk = ctx.chunk(state, index)
+    return ctx.writable(state), chunk
 
 
 def _on_chunk_starting(ctx: _Ctx, msg: m.ChunkStarting) -> None:
@@ -415,7 +488,7 @@ def _on_chunk_started(ctx: _Ctx, msg: m.ChunkStarted) -> None:
     chunk.started_at = ctx.now
     chunk.last_error = None
     for sid in chunk.source_server_ids:
-        server = state.servers[sid]
+        server = ctx.server(state, sid)
         server.job_id = msg.job_id
         server.launch_status = LaunchStatus.IN_PROGRESS
         server.updated_at = ctx.now
@@ -467,10 +540,11 @@ def _on_chunk_rejected(ctx: _Ctx, msg: m.ChunkRejected) -> None:
 
 
 def _fail_chunk(ctx: _Ctx, state: WaveState, chunk: Chunk, event: str, reason: str, server_error: str) -> None:
+    chunk = ctx.chunk(state, chunk.index)
     chunk.status = ChunkStatus.ABANDONED
     chunk.last_error = reason
     for sid in chunk.source_server_ids:
-        server = state.servers[sid]
+        server = ctx.server(state, sid)
         server.launch_status = LaunchStatus.FAILED
         server.error = server_error
         server.updated_at = ctx.now
@@ -520,27 +594,27 @@ def _on_server_result(ctx: _Ctx, msg: m.ServerResult) -> None:
 
 
 def _apply_server_result(ctx: _Ctx, state: WaveState, msg: m.ServerResult) -> bool:
-    server = state.servers.get(msg.source_server_id)
-    if server is None or server.job_id != msg.job_id:
+    current = ctx.exe.waves[state.wave_id].servers.get(msg.source_server_id)
+    if current is None or current.job_id != msg.job_id:
         return False
-    changed = False
-    if not server.launch_status.final and msg.launch_status != server.launch_status:
-        server.launch_status = msg.launch_status
-        server.error = msg.error
-        changed = True
-        if msg.launch_status.final and msg.launch_status is not LaunchStatus.LAUNCHED:
-            # Launches are recorded on the server itself; the audit trail keeps the exceptions.
-            ctx.log(f"SERVER_{msg.launch_status}", state.wave_id, msg.source_server_id)
-    if msg.recovery_instance_id and server.recovery_instance_id != msg.recovery_instance_id:
-        server.recovery_instance_id = msg.recovery_instance_id
-        changed = True
-    if msg.error and server.launch_status is LaunchStatus.FAILED and server.error != msg.error:
-        server.error = msg.error
-        changed = True
-    if changed:
-        server.updated_at = ctx.now
-        ctx.changed = True
-    return changed
+    status = current.launch_status
+    if not status.final and msg.launch_status != status:
+        status = msg.launch_status
+    new_status = status is not current.launch_status
+    instance = msg.recovery_instance_id or current.recovery_instance_id
+    error = msg.error if new_status else current.error
+    if msg.error and status is LaunchStatus.FAILED:
+        error = msg.error
+    if not new_status and (instance, error) == (current.recovery_instance_id, current.error):
+        return False  # a duplicate or stale result: nothing is copied or written
+    server = ctx.server(state, msg.source_server_id)
+    server.launch_status, server.recovery_instance_id, server.error = status, instance, error
+    server.updated_at = ctx.now
+    ctx.changed = True
+    if new_status and status.final and status is not LaunchStatus.LAUNCHED:
+        # Launches are recorded on the server itself; the audit trail keeps the exceptions.
+        ctx.log(f"SERVER_{status}", state.wave_id, msg.source_server_id)
+    return True
 
 
 def _on_job_observed(ctx: _Ctx, msg: m.JobObserved) -> None:
@@ -549,6 +623,7 @@ def _on_job_observed(ctx: _Ctx, msg: m.JobObserved) -> None:
         return
     state, chunk = found
     if chunk.job_status != msg.status:
+        chunk = ctx.chunk(state, chunk.index)
         chunk.job_status = msg.status
         ctx.changed = True
     for result in msg.servers:
@@ -556,7 +631,7 @@ def _on_job_observed(ctx: _Ctx, msg: m.JobObserved) -> None:
     if msg.status == "COMPLETED":
         # DRS says the job is over: a server it never reported as launched did not launch.
         for sid in chunk.source_server_ids:
-            if not state.servers[sid].launch_status.final:
+            if not ctx.exe.waves[state.wave_id].servers[sid].launch_status.final:
                 _apply_server_result(
                     ctx,
                     state,
@@ -568,26 +643,29 @@ def _on_job_observed(ctx: _Ctx, msg: m.JobObserved) -> None:
 
 
 def _end_chunk_if_done(ctx: _Ctx, state: WaveState, chunk: Chunk) -> None:
-    if chunk.status is ChunkStatus.STARTED and all(
-        state.servers[s].launch_status.final for s in chunk.source_server_ids
-    ):
+    state = ctx.exe.waves[state.wave_id]
+    servers, chunk = state.servers, state.chunks[chunk.index]
+    if chunk.status is ChunkStatus.STARTED and all(servers[s].launch_status.final for s in chunk.source_server_ids):
+        chunk = ctx.chunk(state, chunk.index)
         chunk.status = ChunkStatus.ENDED
         chunk.ended_at = ctx.now
         ctx.changed = True
 
 
 def _abandon_waiting_chunks(ctx: _Ctx, state: WaveState, reason: str) -> None:
-    for chunk in state.chunks:
-        if chunk.status is ChunkStatus.WAITING:
+    for waiting in list(ctx.exe.waves[state.wave_id].chunks):
+        if waiting.status is ChunkStatus.WAITING:
+            chunk = ctx.chunk(state, waiting.index)
             chunk.status = ChunkStatus.ABANDONED
             chunk.last_error = reason
             for sid in chunk.source_server_ids:
-                state.servers[sid].error = f"not launched: {reason}"
+                ctx.server(state, sid).error = f"not launched: {reason}"
             ctx.changed = True
 
 
 def _check_wave(ctx: _Ctx, state: WaveState) -> None:
     """Move a wave forward once everything it waits for has finished."""
+    state = ctx.exe.waves[state.wave_id]  # the latest version this decision made (read-only here)
     if state.status is WaveStatus.PRE_ACTIONS:
         _check_actions(ctx, state, "pre")
     elif state.status is WaveStatus.LAUNCHING:
@@ -611,10 +689,10 @@ def _check_launch(ctx: _Ctx, state: WaveState) -> None:
     if critical:
         _fail_wave(ctx, state, f"{len(critical)} critical server(s) failed to launch: {', '.join(critical[:5])}")
         return
-    for server in failed:
-        state.warnings.append(f"optional server {server.source_server_id} failed to launch")
+    ctx.warnings(state).extend(f"optional server {s.source_server_id} failed to launch" for s in failed)
     spec = ctx.spec(state.wave_id)
     if spec.post_actions:
+        state = ctx.writable(state)
         state.status = WaveStatus.POST_ACTIONS
         _request_actions(ctx, state, spec, "post")
     else:
@@ -622,25 +700,25 @@ def _check_launch(ctx: _Ctx, state: WaveState) -> None:
 
 
 def _on_actions_claimed(ctx: _Ctx, msg: m.ActionsClaimed) -> None:
-    state = ctx.wave(msg.wave_id)
+    state = ctx.peek(msg.wave_id)
     if state is None or state.status is not _PHASE_STATUS[msg.phase] or ctx.exe.halt == HALT_CANCEL:
         return
-    for run in state.action_runs(msg.phase).values():
-        if run.status is ActionStatus.PENDING:
+    for name, pending in list(state.action_runs(msg.phase).items()):
+        if pending.status is ActionStatus.PENDING:
+            run = ctx.run(state, msg.phase, name)
             run.status = ActionStatus.RUNNING
             run.started_at = ctx.now
             ctx.changed = True
 
 
 def _on_actions_started(ctx: _Ctx, msg: m.ActionsStarted) -> None:
-    state = ctx.wave(msg.wave_id)
+    state = ctx.peek(msg.wave_id)
     if state is None:
         return
-    runs = state.action_runs(msg.phase)
     for name, command_id in msg.runs.items():
-        run = runs.get(name)
+        run = state.action_runs(msg.phase).get(name)
         if run is not None and run.status is ActionStatus.RUNNING and run.command_id is None:
-            run.command_id = command_id
+            ctx.run(state, msg.phase, name).command_id = command_id
             ctx.log("ACTION_STARTED", state.wave_id, f"{msg.phase} {name}: {command_id}")
 
 
@@ -648,12 +726,13 @@ _PHASE_STATUS = {"pre": WaveStatus.PRE_ACTIONS, "post": WaveStatus.POST_ACTIONS}
 
 
 def _on_action_result(ctx: _Ctx, msg: m.ActionResult) -> None:
-    state = ctx.wave(msg.wave_id)
+    state = ctx.peek(msg.wave_id)
     if state is None:
         return
-    run = next((r for r in state.action_runs(msg.phase).values() if r.command_id == msg.command_id), None)
-    if run is None or run.status.final:
+    found = next((r for r in state.action_runs(msg.phase).values() if r.command_id == msg.command_id), None)
+    if found is None or found.status.final:
         return
+    run = ctx.run(state, msg.phase, found.name)
     run.status = msg.status
     run.error = msg.error
     run.ended_at = ctx.now
@@ -667,6 +746,7 @@ def _on_action_result(ctx: _Ctx, msg: m.ActionResult) -> None:
 
 
 def _check_actions(ctx: _Ctx, state: WaveState, phase: str) -> None:
+    state = ctx.exe.waves[state.wave_id]
     runs = state.action_runs(phase)
     if any(not r.status.final for r in runs.values()):
         return
@@ -680,7 +760,7 @@ def _check_actions(ctx: _Ctx, state: WaveState, phase: str) -> None:
     if stopping:
         _fail_wave(ctx, state, f"{phase}-action {stopping[0]} {runs[stopping[0]].status}")
         return
-    state.warnings.extend(f"{phase}-action {r.name} {r.status} (onFailure CONTINUE)" for r in failed)
+    ctx.warnings(state).extend(f"{phase}-action {r.name} {r.status} (onFailure CONTINUE)" for r in failed)
     if phase == "post":
         _complete_wave(ctx, state)
     elif ctx.exe.halt:
@@ -690,6 +770,7 @@ def _check_actions(ctx: _Ctx, state: WaveState, phase: str) -> None:
 
 
 def _complete_wave(ctx: _Ctx, state: WaveState) -> None:
+    state = ctx.exe.waves[state.wave_id]
     status = WaveStatus.COMPLETED_WITH_WARNINGS if state.warnings else WaveStatus.COMPLETED
     _end_wave(ctx, state, status, "; ".join(state.warnings) or None)
 
@@ -703,6 +784,7 @@ def _fail_wave(ctx: _Ctx, state: WaveState, reason: str) -> None:
 
 
 def _end_wave(ctx: _Ctx, state: WaveState, status: WaveStatus, reason: str | None) -> None:
+    state = ctx.writable(state)
     state.status = status
     state.reason = reason
     state.ended_at = ctx.now
@@ -765,16 +847,18 @@ def _on_tick(ctx: _Ctx, _: m.Tick) -> None:
 
 
 def _time_out_actions(ctx: _Ctx, state: WaveState, spec: Wave) -> None:
+    state = ctx.exe.waves[state.wave_id]
     if state.status not in (WaveStatus.PRE_ACTIONS, WaveStatus.POST_ACTIONS):
         return
     phase = "pre" if state.status is WaveStatus.PRE_ACTIONS else "post"
     limits = {a.name: a.timeout_seconds for a in spec.actions(phase)}
-    for run in state.action_runs(phase).values():
+    for name, running in list(state.action_runs(phase).items()):
         if (
-            run.status is ActionStatus.RUNNING
-            and run.started_at
-            and ctx.now >= run.started_at + timedelta(seconds=limits[run.name])
+            running.status is ActionStatus.RUNNING
+            and running.started_at
+            and ctx.now >= running.started_at + timedelta(seconds=limits[running.name])
         ):
+            run = ctx.run(state, phase, name)
             run.status = ActionStatus.TIMED_OUT
             run.error = f"no result within {limits[run.name]} s"
             run.ended_at = ctx.now
@@ -784,8 +868,10 @@ def _time_out_actions(ctx: _Ctx, state: WaveState, spec: Wave) -> None:
 
 def _repair_requests(ctx: _Ctx, state: WaveState) -> None:
     """Ask again for a step whose request or acknowledgement may have been lost."""
+    state = ctx.exe.waves[state.wave_id]  # what this tick has made of it so far (it may have just failed)
     if needs_launch_attempt(state, ctx.now):
         if state.launch_requested_at is None or ctx.now - state.launch_requested_at >= RETRY_AFTER:
+            state = ctx.writable(state)
             state.launch_requested_at = ctx.now
             ctx.emit(WaveStartRequested(execution_id=ctx.exe.execution_id, wave_id=state.wave_id))
     elif state.status in (WaveStatus.PRE_ACTIONS, WaveStatus.POST_ACTIONS):
