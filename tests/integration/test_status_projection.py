@@ -67,10 +67,8 @@ class _Context:
 
 def expected_view(items: list[dict[str, Any]]) -> dict[str, Any]:
     """A fresh projection of an execution's stored items, in load_view's shape (without sourceVersion)."""
-    header = next(i for i in items if i["sk"]["S"] == "STATE")
-    waves = [i for i in items if i["sk"]["S"].startswith("WAVE#")]
     view: dict[str, Any] = {"summary": None, "waves": {}, "servers": {}}
-    for row in project_all(header, waves):
+    for row in project_all(items):
         doc = json.loads(json.dumps(row.doc))
         if row.sk == "SUMMARY":
             view["summary"] = doc
@@ -163,13 +161,15 @@ def test_an_older_image_arriving_after_a_newer_one_does_not_overwrite_it(finishe
 
 
 def test_a_poison_record_is_reported_while_the_rest_of_the_batch_is_written(finished):
-    # GIVEN no read model yet, and a batch: the header, a corrupt header of another execution, a wave, a plan item
+    # GIVEN no read model yet, and a batch: the header, a corrupt header of another execution, a wave, its chunk
+    # (its servers) and a plan item
     for item in finished.items("VIEW#"):
         finished.rt.dynamodb.delete_item(TableName=TABLE_NAME, Key={"pk": item["pk"], "sk": item["sk"]})
-    header, wave = finished.item("STATE"), finished.item("WAVE#app")
+    header, wave, chunk = finished.item("STATE"), finished.item("WAVE#app"), finished.item("CHUNK#app#0000")
     poison = {"pk": {"S": "EXEC#exe-broken"}, "sk": {"S": "STATE"}, "version": {"N": "3"}, "doc": {"S": "{oops"}}
     plan = {"pk": {"S": "PLAN#plan-it"}, "sk": {"S": "PLAN"}, "doc": {"S": "{}"}}
-    batch = [finished.record(header, 1), finished.record(poison, 2), finished.record(wave, 3), finished.record(plan, 4)]
+    records = [header, poison, wave, chunk, plan]
+    batch = [finished.record(image, n) for n, image in enumerate(records, start=1)]
     # WHEN project_status handles it
     response = finished.project(batch)
     # THEN only the poison record is reported as failed

@@ -468,11 +468,7 @@ def _read_model(execution: Execution, rt: LocalRuntime) -> list[str]:
     """The status read model (kept by the stream projection) equals a fresh projection of the final state."""
     exe = execution.execution_id
     items = rt.deps.store.execution_items(exe, "")
-    header = next(i for i in items if i["sk"]["S"] == "STATE")
-    fresh = {
-        row.sk: json.loads(json.dumps(row.doc))
-        for row in project_all(header, [i for i in items if i["sk"]["S"].startswith("WAVE#")])
-    }
+    fresh = {row.sk: json.loads(json.dumps(row.doc)) for row in project_all(items)}
     view = rt.deps.store.load_view(exe)
     if view is None:
         return [f"{exe}: no read model was projected"]

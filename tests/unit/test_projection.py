@@ -1,4 +1,4 @@
-"""Status projection (pure): stored item images -> read-model rows."""
+"""Status projection (pure): stored item images -> read-model rows, one item at a time."""
 
 from __future__ import annotations
 
@@ -7,12 +7,22 @@ from typing import Any
 
 import pytest
 
-from drwave.core.projection import changed_servers, percent, project_all, project_summary, project_wave
+from drwave.core.projection import percent, project_all, project_item, project_servers, project_summary, project_wave
 from drwave.models.execution import Chunk, LaunchStatus, ServerState, WaveState, WaveStatus
 
 
-def header_image(version: int = 7, status: str = "RUNNING", **doc: Any) -> dict[str, Any]:
+def header_image(
+    version: int = 7,
+    status: str = "RUNNING",
+    waves: dict[str, str] | None = None,
+    servers: tuple = (3, 1, 4, 6),
+    **doc: Any,
+) -> dict[str, Any]:
     body = {"executionId": "exe-1", "status": status, "executionType": "DRILL", "startedAt": "2026-01-05T09:00:00.000Z"}
+    progress = {
+        "servers": list(servers),
+        "waves": waves if waves is not None else {"db": "COMPLETED", "app": "LAUNCHING"},
+    }
     return {
         "pk": {"S": "EXEC#exe-1"},
         "sk": {"S": "STATE"},
@@ -20,14 +30,50 @@ def header_image(version: int = 7, status: str = "RUNNING", **doc: Any) -> dict[
         "planId": {"S": "plan-1"},
         "status": {"S": status},
         "doc": {"S": json.dumps({**body, **doc})},
+        "progress": {"S": json.dumps(progress)},
     }
 
 
-def wave_image(wave: WaveState) -> dict[str, Any]:
+def _counts(wave: WaveState) -> list[int]:
+    statuses = [s.launch_status for s in wave.servers.values()]
+    return [
+        statuses.count(LaunchStatus.LAUNCHED),
+        statuses.count(LaunchStatus.FAILED),
+        sum(s.final for s in statuses),
+        len(statuses),
+    ]
+
+
+def wave_image(wave: WaveState, version: int = 7) -> dict[str, Any]:
     return {
         "pk": {"S": "EXEC#exe-1"},
         "sk": {"S": f"WAVE#{wave.wave_id}"},
-        "doc": {"S": wave.model_dump_json(by_alias=True)},
+        "doc": {"S": wave.model_dump_json(by_alias=True, exclude={"chunks", "servers"})},
+        "counts": {"S": json.dumps(_counts(wave))},
+        "jobIds": {"S": json.dumps([c.job_id for c in wave.chunks if c.job_id])},
+        "v": {"N": str(version)},
+    }
+
+
+def chunk_image(wave: WaveState, index: int = 0, version: int = 7) -> dict[str, Any]:
+    chunk = wave.chunks[index]
+    servers = [json.loads(wave.servers[s].model_dump_json(by_alias=True)) for s in chunk.source_server_ids]
+    return {
+        "pk": {"S": "EXEC#exe-1"},
+        "sk": {"S": f"CHUNK#{wave.wave_id}#{index:04d}"},
+        "doc": {"S": chunk.model_dump_json(by_alias=True)},
+        "servers": {"S": json.dumps(servers)},
+        "v": {"N": str(version)},
+    }
+
+
+def server_image(wave_id: str, server: ServerState, version: int) -> dict[str, Any]:
+    return {
+        "pk": {"S": "EXEC#exe-1"},
+        "sk": {"S": f"SERVER#{wave_id}#{server.source_server_id}"},
+        "doc": {"S": server.model_dump_json(by_alias=True)},
+        "chunk": {"N": "0"},
+        "v": {"N": str(version)},
     }
 
 
@@ -51,10 +97,10 @@ LAUNCHING = WaveState(
 )
 
 
-def test_summary_counts_waves_and_servers_and_reports_progress():
-    # GIVEN a running execution with one wave done and one launching (4 of 6 servers have a final status)
+def test_summary_comes_from_the_header_alone_with_wave_statuses_and_server_counts():
+    # GIVEN a running execution's header: one wave done, one launching, 4 of 6 servers final (3 launched, 1 failed)
     # WHEN the summary is projected
-    row = project_summary(header_image(), [wave_image(DONE), wave_image(LAUNCHING)])
+    row = project_summary(header_image())
     # THEN it counts waves by status and servers by outcome, and progress is final servers / total
     assert row.sk == "SUMMARY"
     assert row.source_version == 7
@@ -79,52 +125,78 @@ def test_summary_counts_waves_and_servers_and_reports_progress():
     }
 
 
-def test_wave_rows_carry_jobs_counts_and_one_row_per_server():
-    # GIVEN a launching wave whose failed server has an error and launched one an instance
+def test_a_wave_row_carries_jobs_and_counts_labelled_with_the_version_that_wrote_it():
+    # GIVEN a launching wave's item written at version 9
+    # WHEN it is projected
+    row = project_wave(wave_image(LAUNCHING, version=9))
+    # THEN the wave row has its jobs, counts and progress
+    assert row.sk == "WAVE#app"
+    assert row.source_version == 9
+    assert row.doc["jobIds"] == ["drsjob-2"]
+    assert (row.doc["serversLaunched"], row.doc["serversFailed"], row.doc["serversTotal"]) == (1, 1, 4)
+    assert row.doc["progressPercent"] == 50.0
+
+
+def test_a_chunk_item_gives_one_row_per_server_and_only_changed_ones_against_its_old_image():
+    # GIVEN a chunk whose failed server has an error and launched one an instance
     wave = LAUNCHING.model_copy(deep=True)
     wave.servers["s3"].recovery_instance_id = "i-3"
     wave.servers["s4"].error = "no capacity"
-    # WHEN the wave is projected
-    wave_row, *server_rows = project_wave(header_image(version=9), wave_image(wave))
-    # THEN the wave row has its jobs, counts and progress, labelled with the header version
-    assert wave_row.sk == "WAVE#app"
-    assert wave_row.source_version == 9
-    assert wave_row.doc["jobIds"] == ["drsjob-2"]
-    assert (wave_row.doc["serversLaunched"], wave_row.doc["serversFailed"], wave_row.doc["serversTotal"]) == (1, 1, 4)
-    assert wave_row.doc["progressPercent"] == 50.0
-    # AND each server has its own row with launch status, recovery instance and error
-    assert [r.sk for r in server_rows] == ["SERVER#app#s3", "SERVER#app#s4", "SERVER#app#s5", "SERVER#app#s6"]
+    # WHEN its item is projected as an INSERT
+    rows = project_servers(chunk_image(wave, version=9))
+    # THEN each server has its own row with launch status, recovery instance and error
+    assert [r.sk for r in rows] == ["SERVER#app#s3", "SERVER#app#s4", "SERVER#app#s5", "SERVER#app#s6"]
     assert {
-        r.doc["sourceServerId"]: (r.doc["launchStatus"], r.doc["recoveryInstanceId"], r.doc["error"])
-        for r in server_rows
+        r.doc["sourceServerId"]: (r.doc["launchStatus"], r.doc["recoveryInstanceId"], r.doc["error"]) for r in rows
     } == {
         "s3": ("LAUNCHED", "i-3", None),
         "s4": ("FAILED", None, "no capacity"),
         "s5": ("IN_PROGRESS", None, None),
         "s6": ("PENDING", None, None),
     }
-    assert {r.source_version for r in server_rows} == {9}
+    assert {r.source_version for r in rows} == {9}
+    # AND against the previous image of the item only the server that changed gets a row
+    after = wave.model_copy(deep=True)
+    after.servers["s5"].launch_status = LaunchStatus.LAUNCHED
+    changed = project_servers(chunk_image(after, version=10), chunk_image(wave, version=9))
+    assert [r.doc["sourceServerId"] for r in changed] == ["s5"]
+
+
+def test_a_newer_server_item_stands_over_its_chunk_and_an_older_one_does_not():
+    # GIVEN a chunk written at version 9 and server items for s5 written before (8) and after (11) it
+    launched = LAUNCHING.servers["s5"].model_copy(update={"launch_status": LaunchStatus.LAUNCHED})
+    stale = LAUNCHING.servers["s6"].model_copy(update={"launch_status": LaunchStatus.FAILED})
+    items = [
+        header_image(),
+        wave_image(LAUNCHING),
+        chunk_image(LAUNCHING, version=9),
+        server_image("app", launched, 11),
+        server_image("app", stale, 8),
+    ]
+    # WHEN the whole read model is projected
+    rows = {r.sk: r for r in project_all(items)}
+    # THEN s5 is what its newer item says, s6 what the chunk says
+    assert rows["SERVER#app#s5"].doc["launchStatus"] == "LAUNCHED"
+    assert rows["SERVER#app#s6"].doc["launchStatus"] == "PENDING"
 
 
 def test_projecting_the_same_images_again_yields_identical_rows():
     # GIVEN the items of an execution
-    items = [wave_image(LAUNCHING), wave_image(DONE)]
+    items = [header_image(), wave_image(LAUNCHING), chunk_image(LAUNCHING), wave_image(DONE), chunk_image(DONE)]
     # WHEN they are projected twice, in different orders
-    first = project_all(header_image(), items)
-    second = project_all(header_image(), list(reversed(items)))
+    first = project_all(items)
+    second = project_all(list(reversed(items)))
     # THEN the rows are identical
     assert first == second
-    assert [r.sk for r in first][:2] == ["SUMMARY", "WAVE#app"]
+    assert [r.sk for r in first][:1] == ["SERVER#app#s3"]
+    assert {"SUMMARY", "WAVE#app", "WAVE#db"} <= {r.sk for r in first}
 
 
 def test_nothing_to_launch_is_zero_percent_while_running_and_complete_once_terminal():
-    # GIVEN a wave whose servers are not resolved yet
-    empty = WaveState(wave_id="w")
+    # GIVEN an execution whose wave has no servers resolved yet
     # WHEN the summary is projected before and after the execution ends
-    running = project_summary(header_image(status="RUNNING"), [wave_image(empty)])
-    ended = project_summary(
-        header_image(status="CANCELLED"), [wave_image(empty.model_copy(update={"status": WaveStatus.CANCELLED}))]
-    )
+    running = project_summary(header_image(status="RUNNING", waves={"w": "LAUNCHING"}, servers=(0, 0, 0, 0)))
+    ended = project_summary(header_image(status="CANCELLED", waves={"w": "CANCELLED"}, servers=(0, 0, 0, 0)))
     # THEN progress does not claim completion until the execution is terminal
     assert running.doc["progressPercent"] == 0.0
     assert ended.doc["progressPercent"] == 100.0
@@ -135,29 +207,24 @@ def test_nothing_to_launch_is_zero_percent_while_running_and_complete_once_termi
     "image",
     [
         {**header_image(), "doc": {"S": "not json"}},
-        {**header_image(), "sk": {"S": "SNAPSHOT"}},
         {**header_image(), "pk": {"S": "PLAN#p"}},
         {k: v for k, v in header_image().items() if k != "version"},
+        {k: v for k, v in header_image().items() if k != "progress"},
     ],
-    ids=["bad-doc", "not-state", "not-execution", "no-version"],
+    ids=["bad-doc", "not-execution", "no-version", "no-progress"],
 )
 def test_a_malformed_header_is_rejected(image):
     # GIVEN an image that is not a well-formed execution header  WHEN projected  THEN ValueError
     with pytest.raises(ValueError):
-        project_summary(image, [])
+        project_summary(image)
 
 
-def test_a_malformed_wave_is_rejected():
+def test_a_malformed_wave_is_rejected_and_the_snapshot_projects_nothing():
     # GIVEN a wave item whose document is not a wave  WHEN projected  THEN ValueError
-    bad = {"pk": {"S": "EXEC#exe-1"}, "sk": {"S": "WAVE#w"}, "doc": {"S": json.dumps({"status": "NOPE"})}}
+    bad = {**wave_image(DONE), "doc": {"S": json.dumps({"status": "NOPE"})}}
     with pytest.raises(ValueError):
-        project_wave(header_image(), bad)
-
-
-def test_changed_servers_are_those_whose_state_differs_between_the_images():
-    # GIVEN two images of a wave where one server launched in between
-    after = LAUNCHING.model_copy(deep=True)
-    after.servers["s5"].launch_status = LaunchStatus.LAUNCHED
-    # WHEN compared  THEN only that server changed; without an old image (INSERT) every server counts
-    assert changed_servers(wave_image(LAUNCHING), wave_image(after)) == {"s5"}
-    assert changed_servers(None, wave_image(after)) is None
+        project_wave(bad)
+    # AND a wave item without its version is rejected too; the snapshot item has no rows
+    with pytest.raises(ValueError):
+        project_wave({k: v for k, v in wave_image(DONE).items() if k != "v"})
+    assert project_item({"pk": {"S": "EXEC#exe-1"}, "sk": {"S": "SNAPSHOT"}, "doc": {"S": "{}"}}) == []

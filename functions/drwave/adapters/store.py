@@ -5,6 +5,8 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import os
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -18,7 +20,7 @@ from drwave.models.accounts import TargetAccount
 from drwave.models.base import iso_z
 from drwave.models.capacity import CapacityLedger
 from drwave.models.events import EventDetail, wire_entries
-from drwave.models.execution import Execution, TimelineEntry
+from drwave.models.execution import Chunk, Execution, LaunchStatus, ServerState, TimelineEntry, WaveState
 from drwave.models.plan import ProtectionGroup, RecoveryPlan
 
 D = TypeVar("D", bound=BaseModel)
@@ -33,6 +35,10 @@ ACTIVE_SHARD = "ACTIVE"
 OUTBOX_SHARD = "OUTBOX"
 LOG_PREFIX = "LOG#"
 TARGETS_PK = "TARGETS"
+MAX_TRANSACTION_ITEMS = 100  # TransactWriteItems
+CACHED_EXECUTIONS = 64  # executions a store (one per warm Lambda container) remembers
+# A decision that changes more servers of one chunk than this rewrites the chunk item instead of one item each.
+SERVER_ITEMS_PER_CHUNK = 4
 # A definition's JSON within one DynamoDB item (400 KB for names and values together), with room for the rest.
 MAX_DOC_BYTES = 380_000
 
@@ -120,7 +126,10 @@ class DynamoStore:
         self._db = client
         self._table = table_name
         # What each execution's wave items held at the version we last read or wrote, to write only changes.
-        self._seen: dict[str, tuple[int, dict[str, str]]] = {}
+        # What this store last read or wrote of each execution (most recently used last), to load and save changes.
+        self._cache: OrderedDict[str, _Cached] = OrderedDict()
+        # Tests set DRWAVE_STORE_CHECKS=1: every save also proves that what it skipped as unchanged is unchanged.
+        self._checks = os.environ.get("DRWAVE_STORE_CHECKS") == "1"
 
     # --- definitions -------------------------------------------------------------------------------
 
@@ -245,72 +254,74 @@ class DynamoStore:
 
     # --- executions ----------------------------------------------------------------------------------
 
-    # Layout: a small header item (status, version) plus one item per wave, so a launch result rewrites one wave
-    # instead of the whole execution. The plan and group snapshot never changes after creation: its own item, written
-    # once. The audit trail and the outbox live in another partition (LOG#<id>), one decision record per saved
-    # version, written in the same transaction as the state: the timeline never grows an item the engine reads,
-    # and a decision's events are stored with the state that caused them (published after, drained by the tick).
+    # Layout (partition EXEC#<id>), so that one launch result writes a few small items whatever the plan's size:
+    #   STATE                  the header: status and version (the optimistic lock) and the progress counts
+    #   SNAPSHOT               the plan and groups as started: written once, cached (it never changes)
+    #   WAVE#<wave>            a wave without its chunks and servers, with its server counts and job ids
+    #   CHUNK#<wave>#<index>   one DRS job's worth (<= 100) of servers: the chunk and its servers' states
+    #   SERVER#<wave>#<id>     one server's state, written instead of its chunk when only a few servers changed;
+    #                          it stands over its chunk's copy while its `v` (the version that wrote it) is newer
+    # Every item carries `v`. The audit trail and the outbox live in another partition (LOG#<id>): one decision
+    # record per saved version, written in the same transaction as the state, naming the items it changed.
+    # A store keeps what it last read or wrote of an execution: loading it again costs one GetItem of the header,
+    # plus, when others saved meanwhile, their decision records and the items they name (never the whole plan).
 
     def create_execution(self, execution: Execution) -> bool:
         """Insert a new execution; False if one with this id already exists (a duplicate request)."""
-        header = {
-            "TableName": self._table,
-            "Item": self._header_item(execution, execution.version),
-            "ConditionExpression": "attribute_not_exists(pk)",
-        }
-        waves = {w.wave_id: w.model_dump_json(by_alias=True) for w in execution.waves.values()}
-        snapshot = execution.model_dump_json(by_alias=True, include=SNAPSHOT_FIELDS)
+        base = execution.model_copy(deep=True)
+        base.timeline = []
+        layout = _Layout.of(base, execution.version)
+        writes = layout.all_items()
         items = [
-            {"Put": header},
-            {"Put": self._doc_put(execution.execution_id, "SNAPSHOT", snapshot)},
-            *({"Put": self._doc_put(execution.execution_id, f"WAVE#{w}", doc)} for w, doc in waves.items()),
+            {
+                "Put": {
+                    **self._put(self._header_item(execution, execution.version, layout.progress())),
+                    "ConditionExpression": "attribute_not_exists(pk)",
+                }
+            },
+            {"Put": self._put(_item(execution.execution_id, "SNAPSHOT", _snapshot_json(execution), execution.version))},
+            *({"Put": self._put(item)} for item in writes.values()),
         ]
         if execution.timeline:
-            items.append({"Put": self._log_put(execution, execution.version, (), iso_z(execution.created_at))})
+            items.append({"Put": self._log_put(execution, execution.version, (), iso_z(execution.created_at), [])})
         try:
-            self._db.transact_write_items(TransactItems=items)
+            self._transact(execution.execution_id, items)
         except ClientError as err:
             if _is_condition_failure(err):
                 return False
             raise StoreError(str(err)) from err
-        self._seen[execution.execution_id] = (execution.version, waves)
+        self._remember(base, layout)
         execution.mark_timeline_saved()
         return True
 
     def load_execution(self, execution_id: str, *, timeline: bool = False) -> Execution | None:
-        """The latest saved execution (strongly consistent), or None; its audit trail only when asked for."""
-        header: dict[str, Any] | None = None
-        snapshot: dict[str, Any] = {}
-        waves: dict[str, str] = {}
-        try:
-            for page in self._db.get_paginator("query").paginate(
-                TableName=self._table,
-                KeyConditionExpression="pk = :pk",
-                ExpressionAttributeValues={":pk": {"S": f"EXEC#{execution_id}"}},
-                ConsistentRead=True,
-            ):
-                for item in page["Items"]:
-                    sk = item["sk"]["S"]
-                    if sk == "STATE":
-                        header = item
-                    elif sk == "SNAPSHOT":
-                        snapshot = json.loads(item["doc"]["S"])
-                    elif sk.startswith("WAVE#"):
-                        waves[sk.removeprefix("WAVE#")] = item["doc"]["S"]
-        except ClientError as err:
-            raise StoreError(str(err)) from err
-        if header is None:
-            return None
-        version = int(header["version"]["N"])
-        doc = {**json.loads(header["doc"]["S"]), **snapshot}
-        doc["waves"] = {wave_id: json.loads(text) for wave_id, text in waves.items()}
-        execution = Execution.model_validate(doc)
-        execution.version = version
+        """The latest saved execution (strongly consistent), or None; its audit trail only when asked for.
+
+        The result shares unchanged parts with what this store holds: change it only through decide(), which copies
+        what it changes (or take a deep copy first).
+        """
+        cached = self._cache.get(execution_id)
+        execution: Execution | None = None
+        if cached is not None:
+            header = self._get_item(_exec_key(execution_id))
+            if header is None:
+                self._cache.pop(execution_id, None)
+                return None
+            version = int(header["version"]["N"])
+            if version == cached.version:
+                execution = cached.execution
+            elif version > cached.version:
+                execution = self._catch_up(cached, header)
+        if execution is None:
+            execution = self._load_all(execution_id)
+            if execution is None:
+                return None
+        self._cache.move_to_end(execution_id)
+        view = execution.model_copy(update={"waves": dict(execution.waves), "timeline": []})
         if timeline:
-            execution.timeline = self.load_timeline(execution_id)
-        execution.mark_timeline_saved()
-        self._seen[execution_id] = (version, waves)
-        return execution
+            view.timeline = self.load_timeline(execution_id)
+        view.mark_timeline_saved()
+        return view
 
     def decision_records(self, execution_id: str) -> list[dict[str, Any]]:
         """Every saved decision of an execution, oldest first: version, timeline entries, events, still pending."""
@@ -321,6 +332,7 @@ class DynamoStore:
                 "entries": json.loads(item["entries"]["S"]),
                 "events": json.loads(item["outbox"]["S"]) if "outbox" in item else [],
                 "pending": "activeShard" in item,
+                "changed": json.loads(item["changed"]["S"]) if "changed" in item else [],
             }
             for item in self._query(f"{LOG_PREFIX}{execution_id}", "")
         ]
@@ -340,41 +352,127 @@ class DynamoStore:
         now: datetime | None = None,
     ) -> None:
         """Save if nobody saved since we loaded, atomically with the ledger, the new timeline entries and the events
-        to publish (the outbox); bump the versions."""
+        to publish (the outbox); bump the versions. Only the items that changed are written."""
+        execution_id = execution.execution_id
         new_version = execution.version + 1
+        cached = self._cache.get(execution_id)
+        if cached is not None and cached.version > execution.version:
+            raise ConcurrentUpdate(execution_id)  # we have seen a newer save: the condition below cannot hold
+        layout = _Layout.of(execution, new_version, cached if cached and cached.version == execution.version else None)
+        writes = layout.changed_items()
+        if self._checks and cached is not None and cached.version == execution.version:
+            _check_copy_on_write(cached, layout, writes)
         header = {
-            "TableName": self._table,
-            "Item": self._header_item(execution, new_version),
+            **self._put(self._header_item(execution, new_version, layout.progress())),
             "ConditionExpression": "version = :v",
             "ExpressionAttributeValues": {":v": {"N": str(execution.version)}},
         }
-        seen_version, seen_waves = self._seen.get(execution.execution_id, (None, {}))
-        waves = {w.wave_id: w.model_dump_json(by_alias=True) for w in execution.waves.values()}
-        known = seen_waves if seen_version == execution.version else {}
-        changed = {w: doc for w, doc in waves.items() if known.get(w) != doc}
-        items = [
-            {"Put": header},
-            *({"Put": self._doc_put(execution.execution_id, f"WAVE#{w}", d)} for w, d in changed.items()),
-        ]
+        items = [{"Put": header}, *({"Put": self._put(item)} for item in writes.values())]
         if ledger is not None:
             items.append({"Put": self._ledger_put(ledger)})
-        if events or execution.unsaved_timeline():
-            created = iso_z(now or execution.created_at)
-            items.append({"Put": self._log_put(execution, new_version, events, created)})
+        created = iso_z(now or execution.created_at)
+        items.append({"Put": self._log_put(execution, new_version, events, created, sorted(writes))})
         try:
-            if len(items) == 1:
-                self._db.put_item(**header)
-            else:
-                self._db.transact_write_items(TransactItems=items)
+            self._transact(execution_id, items)
         except ClientError as err:
             if _is_condition_failure(err):
-                raise ConcurrentUpdate(execution.execution_id) from err
+                raise ConcurrentUpdate(execution_id) from err
             raise StoreError(str(err)) from err
         execution.version = new_version
         execution.mark_timeline_saved()
-        self._seen[execution.execution_id] = (new_version, waves)
+        self._remember(execution, layout)
         if ledger is not None:
             ledger.version += 1
+
+    def _transact(self, execution_id: str, items: list[dict[str, Any]]) -> None:
+        if len(items) > MAX_TRANSACTION_ITEMS:
+            # One decision is one transaction (DynamoDB takes 100 items): a larger one cannot be saved atomically.
+            raise StoreError(
+                f"execution {execution_id}: one decision changes {len(items)} items; a transaction holds "
+                f"{MAX_TRANSACTION_ITEMS} (the plan has too many waves and jobs changing at once)"
+            )
+        self._db.transact_write_items(TransactItems=items)
+
+    def _remember(self, execution: Execution, layout: _Layout) -> None:
+        self._cache[execution.execution_id] = layout.cached(execution)
+        self._cache.move_to_end(execution.execution_id)
+        while len(self._cache) > CACHED_EXECUTIONS:
+            self._cache.popitem(last=False)
+
+    def _load_all(self, execution_id: str) -> Execution | None:
+        items = self._query(f"EXEC#{execution_id}", "")
+        header = next((i for i in items if i["sk"]["S"] == "STATE"), None)
+        snapshot = next((i for i in items if i["sk"]["S"] == "SNAPSHOT"), None)
+        if header is None or snapshot is None:
+            return None
+        version = int(header["version"]["N"])
+        doc = {**json.loads(header["doc"]["S"]), **json.loads(snapshot["doc"]["S"]), "waves": {}}
+        execution = Execution.model_validate(doc)
+        execution.version = version
+        waves = {i["sk"]["S"].removeprefix("WAVE#"): i for i in items if i["sk"]["S"].startswith("WAVE#")}
+        rest = [i for i in items if i["sk"]["S"].startswith(("CHUNK#", "SERVER#"))]
+        order = {w.id: n for n, w in enumerate(execution.plan.waves)}
+        execution.waves = {w: _assemble_wave(waves[w], rest) for w in sorted(waves, key=lambda w: order.get(w, 0))}
+        execution.timeline = []
+        self._remember(execution, _Layout.of(execution, version))
+        return execution
+
+    def _catch_up(self, cached: _Cached, header: dict[str, Any]) -> Execution | None:
+        """The cached execution brought to the header's version from the decision records since; None: reload."""
+        execution_id = cached.execution.execution_id
+        try:
+            records = [
+                item
+                for page in self._db.get_paginator("query").paginate(
+                    TableName=self._table,
+                    KeyConditionExpression="pk = :pk AND sk > :v",
+                    ExpressionAttributeValues={
+                        ":pk": {"S": f"{LOG_PREFIX}{execution_id}"},
+                        ":v": {"S": f"{cached.version:010d}"},
+                    },
+                    ProjectionExpression="sk, changed",
+                    ConsistentRead=True,
+                )
+                for item in page["Items"]
+            ]
+        except ClientError as err:
+            raise StoreError(str(err)) from err
+        version = int(header["version"]["N"])
+        seen = {int(r["sk"]["S"]) for r in records}
+        gaps = any(v not in seen for v in range(cached.version + 1, version + 1))
+        if gaps or any("changed" not in r for r in records):
+            return None  # a record is missing (written before records named their items): read it all
+        changed = sorted({sk for r in records for sk in json.loads(r["changed"]["S"])})
+        fetched = self._batch_get(f"EXEC#{execution_id}", changed)
+        old = cached.execution
+        doc = {**json.loads(header["doc"]["S"]), "plan": old.plan, "protectionGroups": old.protection_groups}
+        execution = Execution.model_validate({**doc, "waves": {}})
+        execution.plan, execution.protection_groups = old.plan, old.protection_groups
+        execution.version = version
+        execution.waves = dict(old.waves)
+        by_wave: dict[str, list[dict[str, Any]]] = {}
+        for item in fetched:
+            sk = item["sk"]["S"]
+            by_wave.setdefault(sk.split("#", 2)[1], []).append(item)
+        for wave_id, items in by_wave.items():
+            execution.waves[wave_id] = _patch_wave(old.waves.get(wave_id), items)
+        execution.timeline = []
+        self._remember(execution, _Layout.of(execution, version))
+        return execution
+
+    def _batch_get(self, pk: str, sks: list[str]) -> list[dict[str, Any]]:
+        found: list[dict[str, Any]] = []
+        try:
+            for start in range(0, len(sks), 100):  # BatchGetItem takes 100 keys
+                keys = [_key(pk, sk) for sk in sks[start : start + 100]]
+                request: dict[str, Any] = {self._table: {"Keys": keys, "ConsistentRead": True}}
+                while request:
+                    response = self._db.batch_get_item(RequestItems=request)
+                    found.extend(response["Responses"].get(self._table, []))
+                    request = response.get("UnprocessedKeys") or {}
+        except ClientError as err:
+            raise StoreError(str(err)) from err
+        return found
 
     # --- outbox: events saved with the decision that caused them ----------------------------------------------
 
@@ -548,23 +646,24 @@ class DynamoStore:
         }
 
     def _log_put(
-        self, execution: Execution, version: int, events: Sequence[EventDetail], created_at: str
+        self, execution: Execution, version: int, events: Sequence[EventDetail], created_at: str, changed: list[str]
     ) -> dict[str, Any]:
         entries = [e.to_wire() for e in execution.unsaved_timeline()]
         item = {
             **_log_key(execution.execution_id, version),
             "entries": {"S": json.dumps(entries)},
             "createdAt": {"S": created_at},
+            "changed": {"S": json.dumps(changed)},
         }
         if events:
             item["outbox"] = {"S": json.dumps(wire_entries(events))}
             item["activeShard"] = {"S": OUTBOX_SHARD}
         return {"TableName": self._table, "Item": item, "ConditionExpression": "attribute_not_exists(pk)"}
 
-    def _doc_put(self, execution_id: str, sk: str, doc: str) -> dict[str, Any]:
-        return {"TableName": self._table, "Item": {**_key(f"EXEC#{execution_id}", sk), "doc": {"S": doc}}}
+    def _put(self, item: dict[str, Any]) -> dict[str, Any]:
+        return {"TableName": self._table, "Item": item}
 
-    def _header_item(self, execution: Execution, version: int) -> dict[str, Any]:
+    def _header_item(self, execution: Execution, version: int, progress: dict[str, Any]) -> dict[str, Any]:
         item = {
             **_exec_key(execution.execution_id),
             "doc": {
@@ -578,6 +677,7 @@ class DynamoStore:
             "executionType": {"S": str(execution.execution_type)},
             "kind": {"S": "EXECUTION"},
             "listKey": {"S": f"{iso_z(execution.created_at)}#{execution.execution_id}"},
+            "progress": {"S": json.dumps(progress, separators=(",", ":"))},
         }
         if not execution.status.terminal:
             item["activeShard"] = {"S": ACTIVE_SHARD}
@@ -749,3 +849,219 @@ def _decode_token(token: str) -> dict[str, Any]:
     ):
         raise InvalidPageToken("nextToken: not a token this API issued")
     return key
+
+
+# --- execution items: how an execution is split into items, and put back together ------------------------------
+
+WAVE_EXCLUDES = {"chunks", "servers"}
+Counts = tuple[int, int, int, int]  # servers launched, failed, final, total
+
+
+def _item(execution_id: str, sk: str, doc: str, version: int, **extra: dict[str, Any]) -> dict[str, Any]:
+    return {**_key(f"EXEC#{execution_id}", sk), "doc": {"S": doc}, "v": {"N": str(version)}, **extra}
+
+
+def _snapshot_json(execution: Execution) -> str:
+    return execution.model_dump_json(by_alias=True, include=SNAPSHOT_FIELDS)
+
+
+def _chunk_sk(wave_id: str, index: int) -> str:
+    return f"CHUNK#{wave_id}#{index:04d}"
+
+
+def _counts(wave: WaveState) -> Counts:
+    launched = failed = final = 0
+    for server in wave.servers.values():
+        status = server.launch_status
+        launched += status is LaunchStatus.LAUNCHED
+        failed += status is LaunchStatus.FAILED
+        final += status.final
+    return launched, failed, final, len(wave.servers)
+
+
+@dataclass
+class _Cached:
+    """What a store last read or wrote of one execution: the model at a version and the stored JSON of its parts."""
+
+    version: int
+    execution: Execution
+    docs: dict[str, str]  # sk -> the JSON stored for that wave or chunk (the doc attribute with its derived ones)
+    counts: dict[str, Counts]
+    servers: dict[str, str] | None = None  # (checks only) "<wave>#<server>" -> JSON
+
+
+@dataclass
+class _Layout:
+    """An execution as items: the wave and chunk items it stores and which of them differ from the cached ones."""
+
+    execution: Execution
+    version: int
+    base: _Cached | None
+    docs: dict[str, str]
+    counts: dict[str, Counts]
+    writes: dict[str, dict[str, Any]]
+
+    @classmethod
+    def of(cls, execution: Execution, version: int, base: _Cached | None = None) -> _Layout:
+        """The items of `execution` at `version`; with `base`, only the parts that are new objects are examined."""
+        layout = cls(execution, version, base, dict(base.docs) if base else {}, dict(base.counts) if base else {}, {})
+        for wave_id, wave in execution.waves.items():
+            old = base.execution.waves.get(wave_id) if base else None
+            if old is wave:
+                continue
+            layout._wave(wave, old)
+        return layout
+
+    def _wave(self, wave: WaveState, old: WaveState | None) -> None:
+        exe_id, version = self.execution.execution_id, self.version
+        counts = _counts(wave) if old is None or wave.servers is not old.servers else self.counts[wave.wave_id]
+        self.counts[wave.wave_id] = counts
+        jobs = [c.job_id for c in wave.chunks if c.job_id]
+        doc = wave.model_dump_json(by_alias=True, exclude=WAVE_EXCLUDES)
+        sk = f"WAVE#{wave.wave_id}"
+        stored = f"{doc}|{list(counts)}|{jobs}"
+        if self.docs.get(sk) != stored:
+            self.docs[sk] = stored
+            self.writes[sk] = _item(
+                exe_id, sk, doc, version, counts={"S": json.dumps(list(counts))}, jobIds={"S": json.dumps(jobs)}
+            )
+        changed_servers = (
+            set(wave.servers)
+            if old is None
+            else set()
+            if wave.servers is old.servers
+            else {sid for sid, s in wave.servers.items() if old.servers.get(sid) is not s}
+        )
+        for chunk in wave.chunks:
+            same_chunk = old is not None and chunk.index < len(old.chunks) and old.chunks[chunk.index] is chunk
+            ids = chunk.source_server_ids
+            mine = [sid for sid in ids if sid in changed_servers] if changed_servers else []
+            csk = _chunk_sk(wave.wave_id, chunk.index)
+            fresh = not same_chunk or csk not in self.docs
+            chunk_doc = chunk.model_dump_json(by_alias=True) if fresh else self.docs[csk]
+            if chunk_doc != self.docs.get(csk) or len(mine) > SERVER_ITEMS_PER_CHUNK:
+                self.docs[csk] = chunk_doc
+                servers = "[" + ",".join(wave.servers[sid].model_dump_json(by_alias=True) for sid in ids) + "]"
+                self.writes[csk] = _item(exe_id, csk, chunk_doc, version, servers={"S": servers})
+            else:
+                for sid in mine:
+                    ssk = f"SERVER#{wave.wave_id}#{sid}"
+                    doc = wave.servers[sid].model_dump_json(by_alias=True)
+                    self.writes[ssk] = _item(exe_id, ssk, doc, version, chunk={"N": str(chunk.index)})
+        chunked = {sid for c in wave.chunks for sid in c.source_server_ids} if len(changed_servers) else set()
+        for sid in changed_servers - chunked:  # servers of no chunk (none today: chunks are made with the servers)
+            ssk = f"SERVER#{wave.wave_id}#{sid}"
+            doc = wave.servers[sid].model_dump_json(by_alias=True)
+            self.writes[ssk] = _item(exe_id, ssk, doc, version, chunk={"N": "-1"})
+
+    def all_items(self) -> dict[str, dict[str, Any]]:
+        """Every wave and chunk item (a new execution)."""
+        return self.writes
+
+    def changed_items(self) -> dict[str, dict[str, Any]]:
+        """The items that differ from the base (all of them without one)."""
+        return self.writes
+
+    def progress(self) -> dict[str, Any]:
+        """The counts the status summary shows, kept on the header so that projecting it reads nothing."""
+        totals = [sum(c[i] for c in self.counts.values()) for i in range(4)]
+        statuses = {w: str(s.status) for w, s in self.execution.waves.items()}
+        return {"servers": totals, "waves": statuses}
+
+    def cached(self, execution: Execution) -> _Cached:
+        """What the store remembers after writing or reading this layout."""
+        servers = None
+        if os.environ.get("DRWAVE_STORE_CHECKS") == "1":
+            servers = {
+                f"{w.wave_id}#{sid}": s.model_dump_json(by_alias=True)
+                for w in execution.waves.values()
+                for sid, s in w.servers.items()
+            }
+        return _Cached(self.version, execution, self.docs, self.counts, servers)
+
+
+def _check_copy_on_write(cached: _Cached, layout: _Layout, writes: dict[str, dict[str, Any]]) -> None:
+    """Fail loudly if a part that was skipped as unchanged (the same object) was in fact changed in place."""
+    fresh = _Layout.of(layout.execution, layout.version)
+    for sk, item in fresh.writes.items():
+        if sk in writes or sk.startswith("SERVER#"):
+            continue
+        stored = cached.docs.get(sk)
+        doc = item["doc"]["S"]
+        if sk.startswith("WAVE#"):
+            doc = f"{doc}|{json.loads(item['counts']['S'])}|{json.loads(item['jobIds']['S'])}"
+        if stored is not None and stored != doc:
+            raise AssertionError(f"{sk} changed in place (not copied on write): it would not be saved")
+    for wave in layout.execution.waves.values():
+        for sid, server in wave.servers.items():
+            key = f"{wave.wave_id}#{sid}"
+            before = (cached.servers or {}).get(key)
+            written = f"SERVER#{wave.wave_id}#{sid}" in writes or any(
+                sk.startswith(f"CHUNK#{wave.wave_id}#") and sid in json.loads(writes[sk]["doc"]["S"])["sourceServerIds"]
+                for sk in writes
+            )
+            if before is not None and not written and before != server.model_dump_json(by_alias=True):
+                raise AssertionError(f"server {key} changed in place (not copied on write): it would not be saved")
+
+
+def _parse_chunk(item: dict[str, Any]) -> tuple[Chunk, list[ServerState], int]:
+    chunk = Chunk.model_validate_json(item["doc"]["S"])
+    servers = [ServerState.model_validate(s) for s in json.loads(item["servers"]["S"])]
+    return chunk, servers, int(item["v"]["N"])
+
+
+def _assemble_wave(wave_item: dict[str, Any], items: list[dict[str, Any]]) -> WaveState:
+    """A wave from its item, its chunk items and any newer server items."""
+    wave = WaveState.model_validate_json(wave_item["doc"]["S"])
+    prefix_c, prefix_s = f"CHUNK#{wave.wave_id}#", f"SERVER#{wave.wave_id}#"
+    chunks = sorted(
+        (_parse_chunk(i) for i in items if i["sk"]["S"].startswith(prefix_c)), key=lambda parsed: parsed[0].index
+    )
+    written: dict[str, int] = {}
+    servers: dict[str, ServerState] = {}
+    for _, states, version in chunks:
+        for state in states:
+            servers[state.source_server_id], written[state.source_server_id] = state, version
+    for item in items:
+        sk = item["sk"]["S"]
+        if sk.startswith(prefix_s):
+            version = int(item["v"]["N"])
+            sid = sk.removeprefix(prefix_s)
+            if version > written.get(sid, -1):
+                servers[sid], written[sid] = ServerState.model_validate_json(item["doc"]["S"]), version
+    wave.chunks = [c for c, _, _ in chunks]
+    wave.servers = servers
+    return wave
+
+
+def _patch_wave(old: WaveState | None, items: list[dict[str, Any]]) -> WaveState:
+    """A cached wave with the newer items of it that other writers saved (wave, chunk and server items)."""
+    wave_item = next((i for i in items if i["sk"]["S"].startswith("WAVE#")), None)
+    if old is None:
+        assert wave_item is not None  # a wave the cache does not know is always written with its item
+        return _assemble_wave(wave_item, items)
+    wave = WaveState.model_validate_json(wave_item["doc"]["S"]) if wave_item else old.model_copy()
+    chunks = list(old.chunks)
+    servers = dict(old.servers)
+    written: dict[str, int] = {}
+    for item in sorted(items, key=lambda i: i["sk"]["S"]):
+        sk = item["sk"]["S"]
+        if sk.startswith("CHUNK#"):
+            chunk, states, version = _parse_chunk(item)
+            if chunk.index < len(chunks):
+                chunks[chunk.index] = chunk
+            else:
+                chunks.extend([chunk] if chunk.index == len(chunks) else [])
+            for state in states:
+                if version > written.get(state.source_server_id, -1):
+                    servers[state.source_server_id], written[state.source_server_id] = state, version
+    for item in items:
+        sk = item["sk"]["S"]
+        if sk.startswith("SERVER#"):
+            version, sid = int(item["v"]["N"]), sk.split("#", 2)[2]
+            if version > written.get(sid, -1):
+                servers[sid], written[sid] = ServerState.model_validate_json(item["doc"]["S"]), version
+    if len(chunks) != len(old.chunks):  # servers just resolved: keep the chunks' order, as a fresh load does
+        servers = {sid: servers[sid] for c in chunks for sid in c.source_server_ids if sid in servers}
+    wave.chunks, wave.servers = chunks, servers
+    return wave

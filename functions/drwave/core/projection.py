@@ -1,9 +1,11 @@
 """Status projection (pure): an execution's stored item images -> read-model rows for the API and status page.
 
-Input is what DynamoDB holds (the stream's NEW_IMAGE, GetItem or Query items, in AttributeValue form): the
-header item (sk STATE: `doc`, `version`) and wave items (sk WAVE#<id>: `doc`). Output rows are keyed by sk under
-pk VIEW#<executionId> and carry the header version they were projected from (`sourceVersion`), so a writer can
-refuse to let an older projection overwrite a newer one. Same images in, same rows out.
+Input is what DynamoDB holds (the stream's NEW_IMAGE, GetItem or Query items, in AttributeValue form), one item
+at a time: the header (sk STATE: `doc`, `version`, `progress`) gives the summary row, a wave item (WAVE#<id>: `doc`,
+`counts`, `jobIds`, `v`) its wave row, a chunk item (CHUNK#<wave>#<n>: `servers`) or a server item (SERVER#...) server
+rows. Projecting reads nothing else, so its cost per change does not grow with the plan. Output rows are keyed by
+sk under pk VIEW#<executionId> and carry the version that wrote their item (`sourceVersion`), so a writer can refuse
+to let an older projection overwrite a newer one. Same images in, same rows out.
 """
 
 from __future__ import annotations
@@ -14,13 +16,14 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from drwave.models.execution import ExecutionStatus, LaunchStatus, WaveState
+from drwave.models.execution import ExecutionStatus, ServerState, WaveState, WaveStatus
 
 VIEW_PREFIX = "VIEW#"
 EXEC_PREFIX = "EXEC#"
 SUMMARY_SK = "SUMMARY"
 WAVE_SK = "WAVE#"
 SERVER_SK = "SERVER#"
+CHUNK_SK = "CHUNK#"
 
 Image = Mapping[str, Any]  # one DynamoDB item in AttributeValue form: {"pk": {"S": ...}, ...}
 
@@ -61,31 +64,46 @@ def parse_header(image: Image) -> Header:
         raise ValueError(f"malformed execution header {pk}: {err!r}") from err
 
 
-def parse_wave(image: Image) -> WaveState:
-    """The wave state held by a wave item (sk WAVE#<id>); ValueError if malformed."""
-    sk = _s(image, "sk")
-    if not sk.startswith(WAVE_SK):
-        raise ValueError(f"not a wave item: {sk}")
-    return WaveState.model_validate_json(_s(image, "doc"))  # pydantic's ValidationError is a ValueError
-
-
 def percent(done: int, total: int) -> float:
     """Share of `done` in `total` as a percentage with one decimal (100 when there is nothing to do)."""
     return 100.0 if total == 0 else round(100.0 * done / total, 1)
 
 
-def wave_row(header: Header, wave: WaveState) -> ViewRow:
-    """The per-wave row, labelled with the header version read at projection time."""
-    launched, failed, final, total = _server_counts([wave])
-    jobs = [c.job_id for c in wave.chunks if c.job_id]
+def _execution_id(image: Image) -> str:
+    pk = _s(image, "pk")
+    if not pk.startswith(EXEC_PREFIX):
+        raise ValueError(f"not an execution item: {pk}")
+    return pk.removeprefix(EXEC_PREFIX)
+
+
+def _version(image: Image) -> int:
+    try:
+        return int(image["v"]["N"])
+    except (KeyError, TypeError, ValueError) as err:
+        raise ValueError(f"item {_s(image, 'sk')} has no version v") from err
+
+
+def _json(image: Image, name: str) -> Any:
+    try:
+        return json.loads(_s(image, name))
+    except json.JSONDecodeError as err:
+        raise ValueError(f"item {_s(image, 'sk')}: {name} is not JSON") from err
+
+
+def project_wave(image: Image) -> ViewRow:
+    """The per-wave row from a wave item (sk WAVE#<id>), labelled with the version that wrote the item."""
+    if not _s(image, "sk").startswith(WAVE_SK):
+        raise ValueError(f"not a wave item: {_s(image, 'sk')}")
+    wave = WaveState.model_validate_json(_s(image, "doc"))  # pydantic's ValidationError is a ValueError
+    launched, failed, final, total = (int(n) for n in _json(image, "counts"))
     doc = {
-        "executionId": header.execution_id,
+        "executionId": _execution_id(image),
         "waveId": wave.wave_id,
         "status": str(wave.status),
         "reason": wave.reason,
         "startedAt": _iso(wave, "started_at"),
         "endedAt": _iso(wave, "ended_at"),
-        "jobIds": jobs,
+        "jobIds": [str(j) for j in _json(image, "jobIds")],
         "gateOpenedAt": _iso(wave, "gate_opened_at"),
         "approvedBy": wave.approved_by,
         "warnings": list(wave.warnings),
@@ -94,33 +112,58 @@ def wave_row(header: Header, wave: WaveState) -> ViewRow:
         "serversTotal": total,
         "progressPercent": percent(final, total) if total or wave.status.terminal else 0.0,
     }
-    return ViewRow(f"{WAVE_SK}{wave.wave_id}", doc, header.version)
+    return ViewRow(f"{WAVE_SK}{wave.wave_id}", doc, _version(image))
 
 
-def server_rows(header: Header, wave: WaveState) -> list[ViewRow]:
-    """One row per server of the wave, in server id order."""
-    rows = []
-    for server_id in sorted(wave.servers):
-        server = wave.servers[server_id]
-        doc = {
-            "executionId": header.execution_id,
-            "waveId": wave.wave_id,
-            "sourceServerId": server_id,
-            "launchStatus": str(server.launch_status),
-            "jobId": server.job_id,
-            "recoveryInstanceId": server.recovery_instance_id,
-            "error": server.error,
-        }
-        rows.append(ViewRow(f"{SERVER_SK}{wave.wave_id}#{server_id}", doc, header.version))
-    return rows
+def _server_row(execution_id: str, wave_id: str, server: ServerState, version: int) -> ViewRow:
+    doc = {
+        "executionId": execution_id,
+        "waveId": wave_id,
+        "sourceServerId": server.source_server_id,
+        "launchStatus": str(server.launch_status),
+        "jobId": server.job_id,
+        "recoveryInstanceId": server.recovery_instance_id,
+        "error": server.error,
+    }
+    return ViewRow(f"{SERVER_SK}{wave_id}#{server.source_server_id}", doc, version)
 
 
-def summary_row(header: Header, waves: Iterable[WaveState]) -> ViewRow:
-    """The execution summary from the header and every wave."""
-    waves = sorted(waves, key=lambda w: w.wave_id)
-    launched, failed, final, total = _server_counts(waves)
+def _chunk_servers(image: Image) -> dict[str, ServerState]:
+    return {s.source_server_id: s for s in (ServerState.model_validate(d) for d in _json(image, "servers"))}
+
+
+def project_servers(image: Image, old_image: Image | None = None) -> list[ViewRow]:
+    """Server rows from a chunk item (those that differ from `old_image`, all without it) or a server item."""
+    sk = _s(image, "sk")
+    execution_id, version = _execution_id(image), _version(image)
+    if sk.startswith(SERVER_SK):
+        wave_id = sk.split("#", 2)[1]
+        return [_server_row(execution_id, wave_id, ServerState.model_validate_json(_s(image, "doc")), version)]
+    if not sk.startswith(CHUNK_SK):
+        raise ValueError(f"not a chunk or server item: {sk}")
+    wave_id = sk.split("#", 2)[1]
+    servers = _chunk_servers(image)
+    before: dict[str, ServerState] = {}
+    if old_image:
+        try:
+            before = _chunk_servers(old_image)
+        except ValueError:
+            before = {}
+    return [
+        _server_row(execution_id, wave_id, server, version)
+        for sid, server in sorted(servers.items())
+        if before.get(sid) != server
+    ]
+
+
+def project_summary(header_image: Image) -> ViewRow:
+    """The execution summary from the header item alone (it carries the wave statuses and server counts)."""
+    header = parse_header(header_image)
+    progress = _json(header_image, "progress")
+    launched, failed, final, total = (int(n) for n in progress["servers"])
+    statuses = {str(w): str(s) for w, s in progress["waves"].items()}
     status = ExecutionStatus(header.doc["status"])
-    done = sum(1 for w in waves if w.status.terminal)
+    done = sum(1 for s in statuses.values() if WaveStatus(s).terminal)
     doc = {
         "executionId": header.execution_id,
         "planId": header.plan_id,
@@ -131,59 +174,39 @@ def summary_row(header: Header, waves: Iterable[WaveState]) -> ViewRow:
         "startedBy": header.doc.get("startedBy"),
         "pausedBy": header.doc.get("pausedBy"),
         "retryOf": header.doc.get("retryOf"),
-        "wavesByStatus": dict(sorted(Counter(str(w.status) for w in waves).items())),
+        "wavesByStatus": dict(sorted(Counter(statuses.values()).items())),
         "wavesDone": done,
-        "wavesTotal": len(waves),
+        "wavesTotal": len(statuses),
         "serversLaunched": launched,
         "serversFailed": failed,
         "serversTotal": total,
         "progressPercent": percent(final, total) if total or status.terminal else 0.0,
-        "wavesPercent": percent(done, len(waves)),
+        "wavesPercent": percent(done, len(statuses)),
     }
     return ViewRow(SUMMARY_SK, doc, header.version)
 
 
-def project_wave(header_image: Image, wave_image: Image) -> list[ViewRow]:
-    """Rows for one wave: its wave row and its server rows."""
-    header, wave = parse_header(header_image), parse_wave(wave_image)
-    return [wave_row(header, wave), *server_rows(header, wave)]
+def project_item(image: Image, old_image: Image | None = None) -> list[ViewRow]:
+    """The read-model rows one stored execution item changes ([] for the snapshot and unknown items)."""
+    sk = _s(image, "sk")
+    if sk == "STATE":
+        return [project_summary(image)]
+    if sk.startswith(WAVE_SK):
+        return [project_wave(image)]
+    if sk.startswith((CHUNK_SK, SERVER_SK)):
+        return project_servers(image, old_image)
+    return []
 
 
-def project_summary(header_image: Image, wave_images: Iterable[Image]) -> ViewRow:
-    """The summary row from the header image and every wave item."""
-    return summary_row(parse_header(header_image), [parse_wave(w) for w in wave_images])
-
-
-def project_all(header_image: Image, wave_images: Iterable[Image]) -> list[ViewRow]:
-    """The whole read model of an execution (summary, waves, servers), as a fresh projection of its items."""
-    header = parse_header(header_image)
-    waves = [parse_wave(w) for w in wave_images]
-    rows = [summary_row(header, waves)]
-    for wave in sorted(waves, key=lambda w: w.wave_id):
-        rows += [wave_row(header, wave), *server_rows(header, wave)]
-    return rows
-
-
-def changed_servers(old_image: Image | None, new_image: Image) -> set[str] | None:
-    """Servers whose state differs between two images of one wave item; None (all of them) when unknown."""
-    if not old_image:
-        return None
-    try:
-        old, new = parse_wave(old_image), parse_wave(new_image)
-    except ValueError:
-        return None
-    return {sid for sid, server in new.servers.items() if old.servers.get(sid) != server}
-
-
-def _server_counts(waves: Iterable[WaveState]) -> tuple[int, int, int, int]:
-    launched = failed = final = total = 0
-    for wave in waves:
-        for server in wave.servers.values():
-            total += 1
-            launched += server.launch_status is LaunchStatus.LAUNCHED
-            failed += server.launch_status is LaunchStatus.FAILED
-            final += server.launch_status.final
-    return launched, failed, final, total
+def project_all(items: Iterable[Image]) -> list[ViewRow]:
+    """The whole read model of an execution (summary, waves, servers), as a fresh projection of all its items."""
+    rows: dict[str, ViewRow] = {}
+    for image in sorted(items, key=lambda i: _s(i, "sk")):
+        for row in project_item(image):
+            kept = rows.get(row.sk)
+            if kept is None or row.source_version > kept.source_version:
+                rows[row.sk] = row
+    return [rows[sk] for sk in sorted(rows)]
 
 
 def _iso(wave: WaveState, field: str) -> str | None:
