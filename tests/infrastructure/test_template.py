@@ -567,9 +567,7 @@ def test_the_console_client_is_public_and_signs_in_by_authorization_code_on_the_
     outputs = transformed["Outputs"]
     assert outputs["ConsoleUrl"]["Value"] == CONSOLE_URL
     assert outputs["ConsoleClientId"]["Value"] == {"Ref": "ConsoleUserPoolClient"}
-    assert outputs["UserPoolDomain"]["Value"] == {
-        "Fn::Sub": "${HostedUiDomain}.auth.${AWS::Region}.amazoncognito.com"
-    }
+    assert outputs["UserPoolDomain"]["Value"] == {"Fn::Sub": "${HostedUiDomain}.auth.${AWS::Region}.amazoncognito.com"}
     assert outputs["ConsoleBucketName"]["Value"] == {"Ref": "ConsoleBucket"}
 
 
