@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo serve test bench lint unit scenario console browser chromium clean
+.PHONY: demo serve test bench lint unit scenario console deploy-console browser chromium clean
 
 # One line of set-up on the console; pip's own output goes to $(VENV)/install.log (shown only if it fails).
 $(STAMP): pyproject.toml
@@ -55,6 +55,11 @@ lint: $(STAMP)
 # Rebuild the committed web console bundle (local/drwave_local/server/console_dist) from console/: needs Node.js 20.
 console:
 	cd console && npm ci && npm run build
+
+# Upload the console bundle and its config.json to a deployed stack's bucket (after `sam deploy`): STACK=name [REGION=r]
+deploy-console: $(STAMP)
+	@test -n "$(STACK)" || { echo "usage: make deploy-console STACK=<stack name> [REGION=<region>]"; exit 2; }
+	$(BIN)/drwave console publish --stack $(STACK) $(if $(REGION),--region $(REGION))
 
 # The console in headless Chromium (apt-get install chromium; pip install playwright: a driver, no browser download).
 browser: $(STAMP) chromium

@@ -1,5 +1,7 @@
-// Calls to the drwave API on this page's own origin. The local identity (role) is a switch kept in localStorage and
-// sent as X-Drwave-Role, which only the local server (`drwave serve`) honours; the deployed API reads Cognito.
+// Calls to the drwave API. Served by `drwave serve`: the page's own origin, with the local identity (role) kept in
+// localStorage and sent as X-Drwave-Role, which only the local server honours. Deployed (config.json): the stack's
+// API URL, with the hosted UI sign-in's ID token as `Authorization: Bearer`, and no local identity at all.
+import { deployed, idToken, signIn } from "./auth";
 
 export const ROLE_KEY = "drwave.role";
 export const ROLE_HEADER = "X-Drwave-Role";
@@ -33,20 +35,33 @@ export function chooseRole(role: string): void {
   else localStorage.removeItem(ROLE_KEY);
 }
 
+/** The caller is signed out (deployed console): the page sends them to the hosted UI. */
+export class SignedOut extends Error {}
+
 export async function call<T>(method: string, path: string, body?: unknown, ifNoneMatch?: string): Promise<Answer<T>> {
   const headers: Record<string, string> = { Accept: "application/json" };
-  const role = chosenRole();
-  if (role) headers[ROLE_HEADER] = role;
+  const config = deployed();
+  if (config) {
+    const token = await idToken();
+    if (!token) {
+      await signIn();
+      throw new SignedOut("signing in");
+    }
+    headers.Authorization = `Bearer ${token}`;
+  } else {
+    const role = chosenRole();
+    if (role) headers[ROLE_HEADER] = role;
+  }
   if (body !== undefined) headers["Content-Type"] = "application/json";
   if (ifNoneMatch) headers["If-None-Match"] = ifNoneMatch;
   let response: Response;
   try {
-    response = await fetch(path, {
+    response = await fetch(config ? config.apiUrl + path : path, {
       method,
       headers,
       body: body === undefined ? undefined : JSON.stringify(body),
       cache: "no-store",
-      credentials: "same-origin",
+      credentials: config ? "omit" : "same-origin", // the token is the credential; no cookie goes cross-site
     });
   } catch (err) {
     throw new Offline(String(err));

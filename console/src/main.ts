@@ -1,5 +1,6 @@
 // drwave web console: hash-routed pages over the console's read-model routes, polled for live updates.
-import { ApiError, Offline, chooseRole, chosenRole } from "./api";
+import { ApiError, Offline, SignedOut, chooseRole, chosenRole } from "./api";
+import { completeSignIn, deployed, loadConfig, signOut } from "./auth";
 import { Identity, loadIdentity } from "./identity";
 import { capacityPage, executionPage, executionsPage, groupsPage, plansPage } from "./pages";
 
@@ -33,11 +34,29 @@ async function showIdentity(): Promise<void> {
     const me: Identity = await loadIdentity();
     who.textContent = `${me.identity} (${me.role})`;
   } catch (err) {
-    who.textContent = err instanceof Offline ? "server unreachable" : err instanceof ApiError ? err.message : String(err);
+    if (err instanceof SignedOut) who.textContent = "signing in…";
+    else if (err instanceof Offline) who.textContent = "server unreachable";
+    else who.textContent = err instanceof ApiError ? err.message : String(err);
   }
 }
 
-function start(): void {
+/** Deployed (config.json): finish a hosted UI sign-in if this load is its callback, swap the local identity switch
+ * for a sign-out button. Locally: nothing to do. */
+async function setUpSignIn(): Promise<void> {
+  if (!(await loadConfig()) || !deployed()) return;
+  (document.getElementById("local-identity") as HTMLElement).hidden = true;
+  const out = document.getElementById("signout") as HTMLButtonElement;
+  out.hidden = false;
+  out.addEventListener("click", signOut);
+  try {
+    await completeSignIn();
+  } catch (err) {
+    (document.getElementById("whoami") as HTMLElement).textContent = String(err instanceof Error ? err.message : err);
+  }
+}
+
+async function start(): Promise<void> {
+  await setUpSignIn();
   const select = document.getElementById("role") as HTMLSelectElement;
   select.value = chosenRole();
   select.addEventListener("change", () => {
@@ -48,4 +67,4 @@ function start(): void {
   void showIdentity().then(route);
 }
 
-start();
+void start();

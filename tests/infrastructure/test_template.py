@@ -518,12 +518,155 @@ def test_dependencies_layer_installs_the_runtime_dependencies() -> None:
 
 
 def test_users_cannot_rewrite_the_claims_the_api_trusts(transformed: dict[str, Any]) -> None:
-    # GIVEN the user pool client the CLI signs in with
-    (client,) = _resources(transformed, "AWS::Cognito::UserPoolClient").values()
-    writable = set(client["Properties"].get("WriteAttributes") or [])
-    # THEN the attributes a user may change on themselves are listed, and exclude every identity attribute
-    assert writable, "without WriteAttributes every standard attribute, email included, is writable"
-    assert not writable & {"email", "preferred_username", "phone_number", "custom:role"}
+    # GIVEN the user pool clients the CLI and the console sign in with
+    clients = _resources(transformed, "AWS::Cognito::UserPoolClient")
+    assert set(clients) == {"UserPoolClient", "ConsoleUserPoolClient"}
+    for name, client in clients.items():
+        writable = set(client["Properties"].get("WriteAttributes") or [])
+        # THEN the attributes a user may change on themselves are listed, and exclude every identity attribute
+        assert writable, f"{name}: without WriteAttributes every standard attribute, email included, is writable"
+        assert not writable & {"email", "preferred_username", "phone_number", "custom:role"}
+
+
+def test_the_cli_client_is_public_and_signs_in_by_srp_and_refresh_token_only(transformed: dict[str, Any]) -> None:
+    # GIVEN the app client `drwave login` uses
+    props = transformed["Resources"]["UserPoolClient"]["Properties"]
+    # THEN it has no secret (a CLI cannot keep one), no password-in-the-clear flow and no hosted-UI flows
+    assert props["GenerateSecret"] is False
+    assert sorted(props["ExplicitAuthFlows"]) == ["ALLOW_REFRESH_TOKEN_AUTH", "ALLOW_USER_SRP_AUTH"]
+    assert "AllowedOAuthFlows" not in props
+    assert transformed["Outputs"]["UserPoolClientId"]["Value"] == {"Ref": "UserPoolClient"}
+
+
+# ------------------------------------------------------------------------------------------------ web console
+
+CONSOLE_URL = {"Fn::Sub": "https://${ConsoleDistribution.DomainName}"}
+
+
+def test_the_console_client_is_public_and_signs_in_by_authorization_code_on_the_console_url_only(
+    transformed: dict[str, Any],
+) -> None:
+    # GIVEN the console's app client
+    props = transformed["Resources"]["ConsoleUserPoolClient"]["Properties"]
+    # THEN it has no secret and allows the authorization code grant only (no implicit, no client credentials), for
+    # which the page brings PKCE; it signs in through the user pool itself, never by password or SRP
+    assert props["GenerateSecret"] is False
+    assert props["AllowedOAuthFlowsUserPoolClient"] is True
+    assert props["AllowedOAuthFlows"] == ["code"]
+    assert sorted(props["AllowedOAuthScopes"]) == ["email", "openid", "profile"]
+    assert props["SupportedIdentityProviders"] == ["COGNITO"]
+    assert props["ExplicitAuthFlows"] == ["ALLOW_REFRESH_TOKEN_AUTH"]
+    # AND the hosted UI sends the code back only to the distribution's own URL, and signs out to it
+    callback = {"Fn::Sub": "https://${ConsoleDistribution.DomainName}/"}
+    assert props["CallbackURLs"] == [callback] and props["LogoutURLs"] == [callback]
+    assert props["UserPoolId"] == {"Ref": "UserPool"}
+    # AND the hosted UI domain belongs to the pool, and the outputs name what `drwave console publish` needs
+    domain = transformed["Resources"]["HostedUiDomain"]
+    assert domain["Type"] == "AWS::Cognito::UserPoolDomain"
+    assert domain["Properties"]["UserPoolId"] == {"Ref": "UserPool"}
+    outputs = transformed["Outputs"]
+    assert outputs["ConsoleUrl"]["Value"] == CONSOLE_URL
+    assert outputs["ConsoleClientId"]["Value"] == {"Ref": "ConsoleUserPoolClient"}
+    assert outputs["UserPoolDomain"]["Value"] == {"Fn::Sub": "${HostedUiDomain}.auth.${AWS::Region}.amazoncognito.com"}
+    assert outputs["ConsoleBucketName"]["Value"] == {"Ref": "ConsoleBucket"}
+
+
+def test_the_console_bucket_is_private_encrypted_versioned_and_readable_only_by_the_distribution(
+    transformed: dict[str, Any],
+) -> None:
+    # GIVEN the console's bucket and its policy
+    props = transformed["Resources"]["ConsoleBucket"]["Properties"]
+    # THEN it is encrypted at rest, versioned, owner-enforced and blocks every kind of public access
+    (rule,) = props["BucketEncryption"]["ServerSideEncryptionConfiguration"]
+    assert rule["ServerSideEncryptionByDefault"]["SSEAlgorithm"] in ("AES256", "aws:kms")
+    assert props["VersioningConfiguration"] == {"Status": "Enabled"}
+    assert props["PublicAccessBlockConfiguration"] == {
+        "BlockPublicAcls": True,
+        "BlockPublicPolicy": True,
+        "IgnorePublicAcls": True,
+        "RestrictPublicBuckets": True,
+    }
+    assert props["OwnershipControls"] == {"Rules": [{"ObjectOwnership": "BucketOwnerEnforced"}]}
+    assert "WebsiteConfiguration" not in props  # served by CloudFront from the REST endpoint, not a website
+    policy = transformed["Resources"]["ConsoleBucketPolicy"]["Properties"]
+    assert policy["Bucket"] == {"Ref": "ConsoleBucket"}
+    statements = policy["PolicyDocument"]["Statement"]
+    deny = [s for s in statements if s["Effect"] == "Deny"]
+    assert [s["Condition"] for s in deny] == [{"Bool": {"aws:SecureTransport": "false"}}]
+    # AND the only grant is GetObject to CloudFront, for requests from this stack's distribution
+    (allow,) = [s for s in statements if s["Effect"] == "Allow"]
+    assert allow["Principal"] == {"Service": "cloudfront.amazonaws.com"}
+    assert allow["Action"] == "s3:GetObject"
+    assert allow["Resource"] == {"Fn::Sub": "${ConsoleBucket.Arn}/*"}
+    assert allow["Condition"] == {
+        "StringEquals": {
+            "AWS:SourceArn": {
+                "Fn::Sub": "arn:${AWS::Partition}:cloudfront::${AWS::AccountId}:distribution/${ConsoleDistribution}"
+            }
+        }
+    }
+
+
+def test_the_console_distribution_reads_the_bucket_through_origin_access_control_over_https_only(
+    transformed: dict[str, Any],
+) -> None:
+    # GIVEN the distribution and its origin access control
+    config = transformed["Resources"]["ConsoleDistribution"]["Properties"]["DistributionConfig"]
+    oac = transformed["Resources"]["ConsoleOriginAccessControl"]
+    assert oac["Type"] == "AWS::CloudFront::OriginAccessControl"
+    oac_config = oac["Properties"]["OriginAccessControlConfig"]
+    # THEN CloudFront signs every request to the bucket (SigV4), and the one origin is the bucket via that OAC
+    assert oac_config["OriginAccessControlOriginType"] == "s3"
+    assert oac_config["SigningBehavior"] == "always" and oac_config["SigningProtocol"] == "sigv4"
+    (origin,) = config["Origins"]
+    assert origin["DomainName"] == {"Fn::GetAtt": ["ConsoleBucket", "RegionalDomainName"]}
+    assert origin["OriginAccessControlId"] == {"Fn::GetAtt": ["ConsoleOriginAccessControl", "Id"]}
+    assert origin["S3OriginConfig"] == {"OriginAccessIdentity": ""}  # no legacy origin access identity
+    # AND viewers get HTTPS, read-only methods, the page at / and for any unknown path (the hash-routed page)
+    behaviour = config["DefaultCacheBehavior"]
+    assert behaviour["TargetOriginId"] == origin["Id"]
+    assert behaviour["ViewerProtocolPolicy"] == "redirect-to-https"
+    assert behaviour["AllowedMethods"] == ["GET", "HEAD"]
+    assert config["DefaultRootObject"] == "index.html"
+    errors = {e["ErrorCode"]: (e["ResponseCode"], e["ResponsePagePath"]) for e in config["CustomErrorResponses"]}
+    assert errors == {403: (200, "/index.html"), 404: (200, "/index.html")}
+    # AND every answer carries the security headers: CSP (own script, the API and the hosted UI only), HSTS, DENY
+    assert behaviour["ResponseHeadersPolicyId"] == {"Ref": "ConsoleSecurityHeaders"}
+    headers = transformed["Resources"]["ConsoleSecurityHeaders"]["Properties"]["ResponseHeadersPolicyConfig"]
+    security = headers["SecurityHeadersConfig"]
+    csp = security["ContentSecurityPolicy"]["ContentSecurityPolicy"]["Fn::Sub"]
+    assert "default-src 'self'" in csp and "frame-ancestors 'none'" in csp and "script-src" not in csp
+    assert "connect-src 'self' https://*.execute-api.${AWS::Region}." in csp and ".amazoncognito.com" in csp
+    assert security["FrameOptions"]["FrameOption"] == "DENY"
+    assert security["StrictTransportSecurity"]["AccessControlMaxAgeSec"] >= 31536000
+    assert security["ContentTypeOptions"] == {"Override": True}
+
+
+def test_the_api_admits_the_console_origin_and_answers_its_preflights_without_a_token(
+    transformed: dict[str, Any],
+) -> None:
+    # GIVEN the REST API's definition as SAM generates it
+    body = transformed["Resources"]["Api"]["Properties"]["Body"]
+    proxy = body["paths"]["/{proxy+}"]
+    # THEN the preflight (OPTIONS) is a mock answer naming only the console's origin, outside the authorizer
+    preflight = proxy["options"]
+    assert "security" not in preflight
+    headers = preflight["x-amazon-apigateway-integration"]["responses"]["default"]["responseParameters"]
+    assert headers["method.response.header.Access-Control-Allow-Origin"] == {
+        "Fn::Sub": "'https://${ConsoleDistribution.DomainName}'"
+    }
+    allowed = headers["method.response.header.Access-Control-Allow-Headers"].strip("'").split(",")
+    assert {"Authorization", "Content-Type", "If-None-Match", "If-Match"} == set(allowed)
+    # AND every other method still needs the Cognito authorizer
+    assert proxy["x-amazon-apigateway-any-method"]["security"] == [{"CognitoAuthorizer": []}]
+    # AND API Gateway's own refusals (401 from the authorizer) are readable by the page, as are the function's
+    for kind in ("DEFAULT_4XX", "DEFAULT_5XX"):
+        response = body["x-amazon-apigateway-gateway-responses"][kind]["responseParameters"]
+        assert response["gatewayresponse.header.Access-Control-Allow-Origin"] == {
+            "Fn::Sub": "'https://${ConsoleDistribution.DomainName}'"
+        }
+    variables = transformed["Resources"]["ApiFunction"]["Properties"]["Environment"]["Variables"]
+    assert variables["CONSOLE_ORIGIN"] == CONSOLE_URL
 
 
 # ------------------------------------------------------------------------------------------------ triggers

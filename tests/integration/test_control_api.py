@@ -883,3 +883,48 @@ def test_a_group_that_names_no_region_takes_the_stacks_own_region(client):
     body = {"id": "pg-noregion", "name": "No region", "sourceServerIds": ["s-0a1b2c3d4e5f60001"]}
     # WHEN it is created THEN it is the stack's Region's, as the answer says, not a fixed default
     assert client.ok("POST", "/protection-groups", body, status=201, role="admin")["region"] == "eu-west-1"
+
+
+# --- the deployed console's origin (CORS) ----------------------------------------------------------------
+
+CONSOLE = "https://d111111abcdef8.cloudfront.net"
+
+
+def test_an_answer_to_the_console_origin_may_be_read_by_it_and_exposes_the_etag(
+    client: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN the API deployed with the console's CloudFront origin
+    monkeypatch.setenv("CONSOLE_ORIGIN", CONSOLE)
+    # WHEN the console (that origin) reads a plan
+    client.ok("GET", "/recovery-plans/plan-ab", headers={"Origin": CONSOLE})
+    # THEN the answer names that origin, varies by origin and lets the page read its ETag
+    assert client.headers["Access-Control-Allow-Origin"] == CONSOLE
+    assert client.headers["Access-Control-Expose-Headers"] == "ETag"
+    assert client.headers["Vary"] == "Origin"
+    assert client.headers["ETag"]
+
+
+def test_an_answer_to_any_other_origin_carries_no_cors_header(client: Api, monkeypatch: pytest.MonkeyPatch) -> None:
+    # GIVEN the API deployed with the console's origin
+    monkeypatch.setenv("CONSOLE_ORIGIN", CONSOLE)
+    # WHEN another site's page calls it, or a client without an Origin does
+    client.ok("GET", "/recovery-plans/plan-ab", headers={"Origin": "https://evil.example"})
+    from_other_site = dict(client.headers)
+    client.ok("GET", "/recovery-plans/plan-ab")
+    # THEN neither answer lets a browser page read it
+    assert "Access-Control-Allow-Origin" not in from_other_site
+    assert "Access-Control-Allow-Origin" not in client.headers
+
+
+def test_a_body_refused_before_routing_still_tells_the_console_why(
+    client: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # GIVEN the API deployed with the console's origin
+    monkeypatch.setenv("CONSOLE_ORIGIN", CONSOLE)
+    # WHEN the console sends a body that is not JSON
+    code, body = client.call(
+        "POST", "/executions", raw_body="planId=plan-ab", headers={"Content-Type": "text/plain", "Origin": CONSOLE}
+    )
+    # THEN the refusal is readable by the page
+    assert code == 415 and body["error"] == "UNSUPPORTED_MEDIA_TYPE"
+    assert client.headers["Access-Control-Allow-Origin"] == CONSOLE

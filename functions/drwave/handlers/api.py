@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
@@ -410,10 +411,35 @@ def handler(event: dict[str, Any], context: Any, deps: Dependencies | None = Non
     _deps = deps
     refused = refuse_body(event)
     if refused is not None:
-        return {
+        response = {
             "statusCode": refused.status,
             "multiValueHeaders": {"Content-Type": ["application/json"]},
             "body": json.dumps(refused.body()),
             "isBase64Encoded": False,
         }
-    return app.resolve(event, context)
+    else:
+        response = app.resolve(event, context)
+    return with_cors(event, response, os.environ.get("CONSOLE_ORIGIN"))
+
+
+def with_cors(event: dict[str, Any], response: dict[str, Any], console_origin: str | None) -> dict[str, Any]:
+    """Let the deployed console (its own origin, on CloudFront) read this answer, and no other site.
+
+    API Gateway answers the preflights; a cross-origin answer also needs the origin on the response itself, and
+    the ETag exposed (the console polls the read model with If-None-Match).
+    """
+    headers = {str(k).lower(): str(v) for k, v in (event.get("headers") or {}).items()}
+    if not console_origin or headers.get("origin") != console_origin:
+        return response
+    added = {
+        "Access-Control-Allow-Origin": console_origin,
+        "Access-Control-Expose-Headers": "ETag",
+        "Vary": "Origin",
+    }
+    if "multiValueHeaders" in response or "headers" not in response:
+        multi = response.setdefault("multiValueHeaders", {})
+        for name, value in added.items():
+            multi[name] = [value]
+    else:
+        response["headers"].update(added)
+    return response

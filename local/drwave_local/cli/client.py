@@ -1,7 +1,8 @@
-"""HTTP client of the local stack (`drwave serve`), and the definition files the CLI sends it.
+"""HTTP client of the drwave API (the local stack of `drwave serve`, or a deployed stack), and the definition files
+the CLI sends it.
 
 Stdlib only (urllib). The identity headers are the local server's stand-in for Cognito: the deployed API
-ignores them and reads the caller's groups from the Cognito token instead.
+ignores them and reads the caller's groups from the Cognito ID token `drwave login` cached (Authorization: Bearer).
 """
 
 from __future__ import annotations
@@ -30,9 +31,18 @@ CLIENT_ERROR_CODES = frozenset(
 )
 
 
+REMOTE_HINT = "check --api-url / $DRWAVE_API_URL (the stack's ApiUrl output) and your network"
+LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
+
+
 def default_url() -> str:
-    """$DRWAVE_URL, else the local stack's default address."""
-    return os.environ.get("DRWAVE_URL") or DEFAULT_URL
+    """$DRWAVE_API_URL, else $DRWAVE_URL, else the local stack's default address."""
+    return os.environ.get("DRWAVE_API_URL") or os.environ.get("DRWAVE_URL") or DEFAULT_URL
+
+
+def is_loopback(url: str) -> bool:
+    """True for an API on this machine (where `drwave serve` runs)."""
+    return (urllib.parse.urlsplit(url.strip()).hostname or "") in LOOPBACK_HOSTS
 
 
 class ApiError(Exception):
@@ -96,13 +106,23 @@ def error_from_body(status: int, raw: bytes) -> ApiError:
 class ApiClient:
     """JSON over HTTP to the drwave API, with the local identity headers."""
 
-    def __init__(self, url: str, role: str | None = None, user: str | None = None, timeout: float = 60.0) -> None:
+    def __init__(
+        self,
+        url: str,
+        role: str | None = None,
+        user: str | None = None,
+        timeout: float = 60.0,
+        bearer: str | None = None,
+    ) -> None:
         self.url = url.rstrip("/")
         self.headers = {"Content-Type": "application/json", "Accept": "application/json"}
         if role:
             self.headers[ROLE_HEADER] = role
         if user:
             self.headers[USER_HEADER] = user
+        if bearer:
+            self.headers["Authorization"] = f"Bearer {bearer}"
+        self.hint = REMOTE_HINT if bearer else START_HINT
         self.timeout = timeout
         self._opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # never via a proxy
 
@@ -121,7 +141,7 @@ class ApiClient:
             raise error_from_body(err.code, err.read()) from None
         except (urllib.error.URLError, OSError) as err:
             reason = getattr(err, "reason", err)
-            raise Unreachable(f"cannot reach the drwave API at {self.url} ({reason}); {START_HINT}") from None
+            raise Unreachable(f"cannot reach the drwave API at {self.url} ({reason}); {self.hint}") from None
         return json.loads(raw) if raw else None
 
     def get_bytes(self, path: str, query: dict[str, Any] | None = None) -> bytes:
@@ -140,7 +160,7 @@ class ApiClient:
             raise error_from_body(err.code, err.read()) from None
         except (urllib.error.URLError, OSError) as err:
             reason = getattr(err, "reason", err)
-            raise Unreachable(f"cannot reach the drwave API at {self.url} ({reason}); {START_HINT}") from None
+            raise Unreachable(f"cannot reach the drwave API at {self.url} ({reason}); {self.hint}") from None
 
     def get(self, path: str, query: dict[str, Any] | None = None) -> Any:
         """GET."""

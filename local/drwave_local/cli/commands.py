@@ -22,6 +22,7 @@ from pydantic import ValidationError
 
 from drwave.control.invoke import owner_of
 from drwave.models.plan import ProtectionGroup, RecoveryPlan
+from drwave_local.cli.auth import AuthError, TokenStore, bearer_token
 from drwave_local.cli.client import (
     CLIENT_ERROR_CODES,
     ApiClient,
@@ -29,6 +30,7 @@ from drwave_local.cli.client import (
     FileError,
     Unreachable,
     default_url,
+    is_loopback,
     load_file,
 )
 from drwave_local.cli.report import duration_text
@@ -36,6 +38,8 @@ from drwave_local.cli.report import duration_text
 CLIENT_COMMANDS = frozenset({"groups", "plans", "preflight", "servers", "executions", "invoke"}) | frozenset(
     {"schedules", "triggers", "alarms", "events", "freshness"}  # drwave_local.cli.trigger_commands
 )
+# Commands backed by the local server's own routes (/_local/...): a deployed stack has no such thing.
+LOCAL_ONLY_COMMANDS = frozenset({"invoke", "alarms", "events"})
 OK_STATUSES = frozenset({"COMPLETED", "COMPLETED_WITH_WARNINGS"})
 TERMINAL_STATUSES = OK_STATUSES | {"FAILED", "CANCELLED"}
 FUNCTIONS = ("query", "execution", "data-management")
@@ -564,9 +568,18 @@ def invoke(client: ApiClient, args: argparse.Namespace) -> int:
 
 def _common() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--url", default=default_url(), help="the API (default $DRWAVE_URL or %(default)s)")
-    common.add_argument("--role", help="local identity switch: admin, operator or viewer (header X-Drwave-Role)")
-    common.add_argument("--user", help="local identity switch: the caller's name (header X-Drwave-User)")
+    common.add_argument(
+        "--url",
+        "--api-url",
+        dest="url",
+        default=default_url(),
+        help="the API: `drwave serve`'s, or a deployed stack's ApiUrl after `drwave login` "
+        "(default $DRWAVE_API_URL, $DRWAVE_URL or %(default)s)",
+    )
+    common.add_argument(
+        "--role", help="local identity switch (drwave serve only): admin, operator or viewer (X-Drwave-Role)"
+    )
+    common.add_argument("--user", help="local identity switch (drwave serve only): the caller's name (X-Drwave-User)")
     common.add_argument("--json", action="store_true", help="print the API's raw JSON")
     return common
 
@@ -670,16 +683,51 @@ def _executions(commands: Any, leaf: _Leaves) -> None:
     leaf(sub, "terminate", executions_terminate, "terminate an ended execution's recovery instances").add_argument("id")
 
 
+class RemoteRefused(Exception):
+    """A command or option that works only against `drwave serve` was aimed at a deployed stack (or no login)."""
+
+
+def connect(args: argparse.Namespace, store: TokenStore | None = None) -> ApiClient:
+    """The client for --url: the local identity headers for `drwave serve`, the cached login's ID token for a
+    deployed stack (any URL off this machine, or one `drwave login` signed in to)."""
+    store = store or TokenStore()
+    session = store.get(args.url)
+    if session is None and is_loopback(args.url):
+        return ApiClient(args.url, role=args.role, user=args.user)
+    chosen = [name for name, value in (("--role", args.role), ("--user", args.user)) if value]
+    if chosen:
+        raise RemoteRefused(
+            f"{'/'.join(chosen)}: the local identity switch works only against `drwave serve`; at {args.url} you act "
+            "as the user `drwave login` signed in, with the groups Cognito gives them"
+        )
+    if args.command in LOCAL_ONLY_COMMANDS:
+        raise RemoteRefused(
+            f"`drwave {args.command}` works only against `drwave serve` (at {args.url}: use the AWS CLI, "
+            "e.g. `aws lambda invoke`, `aws cloudwatch set-alarm-state`)"
+        )
+    if session is None:
+        raise RemoteRefused(
+            f"not signed in to {args.url}: run `drwave login --stack NAME` (or `drwave login --api-url {args.url} "
+            "--user-pool-id ID --client-id ID`)"
+        )
+    return ApiClient(args.url, bearer=bearer_token(session, store))
+
+
 def run_client_command(args: argparse.Namespace) -> int:
     """Run one client command; errors go to stderr with the exit codes in this module's docstring."""
-    client = ApiClient(args.url, role=args.role, user=args.user)
     try:
+        client = connect(args)
         code: int = args.handler(client, args)
+    except (RemoteRefused, AuthError) as err:
+        print(f"drwave: error: {err}", file=sys.stderr)
+        return 2
     except ApiError as err:
         lines = err.lines()
         print(f"drwave: error: {lines[0]}", file=sys.stderr)
         for line in lines[1:]:
             print(line, file=sys.stderr)
+        if err.status == 401 and not is_loopback(args.url):
+            print(f"  the API did not accept the sign-in: run `drwave login` again for {args.url}", file=sys.stderr)
         return err.exit_code
     except FileError as err:
         print(f"drwave: error: {err}", file=sys.stderr)

@@ -6,12 +6,13 @@ import argparse
 import math
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from drwave.models.execution import ExecutionStatus, ExecutionType
+from drwave_local.cli.account_commands import ACCOUNT_COMMANDS, add_account_commands, run_account_command
 from drwave_local.cli.commands import CLIENT_COMMANDS, add_client_commands, run_client_command
 from drwave_local.contracts import events as contracts
 from drwave_local.paths import EXAMPLES
@@ -147,6 +148,7 @@ def _parser() -> argparse.ArgumentParser:
     local = commands.add_parser("serve", help="run the whole stack locally: REST API, direct invocation, fast clock")
     serve.add_arguments(local)
     add_client_commands(commands)  # groups, plans, preflight, servers, executions, invoke: talk to `drwave serve`
+    add_account_commands(commands)  # login, logout, console publish: a deployed stack
     for sub in (demo, run):
         sub.add_argument("--log", type=Path, help="write the handlers' structured logs to this file")
     return parser
@@ -174,17 +176,24 @@ def _predict(args: argparse.Namespace) -> int:
     return 0
 
 
+def _runner(command: str) -> Callable[[argparse.Namespace], int] | None:
+    """The function running a command that needs no rehearsal runtime, if it is one."""
+    if command in CLIENT_COMMANDS:
+        return run_client_command
+    if command in ACCOUNT_COMMANDS:
+        return run_account_command
+    runners: dict[str, Callable[[argparse.Namespace], int]] = {"serve": serve.main, "predict": _predict}
+    return runners.get(command)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point; returns the process exit code (0 when the execution completed)."""
     args = _parser().parse_args(argv)
     if args.command == "schemas":
         return _schemas(args.check)
-    if args.command == "serve":
-        return serve.main(args)
-    if args.command in CLIENT_COMMANDS:
-        return run_client_command(args)
-    if args.command == "predict":
-        return _predict(args)
+    runner = _runner(args.command)
+    if runner is not None:
+        return runner(args)
     if args.command == "bench":
         from drwave_local.bench.run import main as bench  # noqa: PLC0415 - only this command needs it
 
