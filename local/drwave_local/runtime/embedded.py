@@ -47,7 +47,7 @@ from drwave.models.execution import Execution, ExecutionType
 from drwave.models.plan import PlanDocument
 from drwave.models.recovery import RecoveryPoint
 from drwave_local.runtime.clock import VirtualClock
-from drwave_local.runtime.moto_patches import fast_transactions
+from drwave_local.runtime.moto_patches import fast_transactions, stream_releaser
 from drwave_local.runtime.router import EventRouter, Faults, load_handler
 from drwave_local.runtime.scheduler import LocalTriggers
 from drwave_local.runtime.template import DEFAULT_TEMPLATE, Route, StreamRoute, load_template
@@ -366,6 +366,11 @@ class LocalRuntime:
             raise KeyError(execution_id)
         return execution
 
+    @property
+    def in_handler(self) -> bool:
+        """Whether a handler is running now (the runtime's own bookkeeping calls happen outside one)."""
+        return self._in_handler
+
     # --- the loop -----------------------------------------------------------------------------------------
 
     def run(self, max_virtual: timedelta = timedelta(days=2)) -> None:
@@ -431,6 +436,7 @@ class LocalRuntime:
             "dynamodbstreams", endpoint_url=f"https://streams.dynamodb.{self.env.region}.amazonaws.com"
         )
         self._stream_arn = self.dynamodb.describe_table(TableName=TABLE_NAME)["Table"]["LatestStreamArn"]
+        self._release_stream = stream_releaser(TABLE_NAME, self.env.region)
         shards = self._streams.describe_stream(StreamArn=self._stream_arn)["StreamDescription"]["Shards"]
         for shard in shards:
             self._shard_iterators[shard["ShardId"]] = self._streams.get_shard_iterator(
@@ -444,9 +450,13 @@ class LocalRuntime:
         records: list[dict[str, Any]] = []
         for shard_id in list(self._shard_iterators):
             while True:
-                page = self._streams.get_records(ShardIterator=self._shard_iterators[shard_id], Limit=1000)
+                used = self._shard_iterators[shard_id]
+                page = self._streams.get_records(ShardIterator=used, Limit=1000)
                 self._shard_iterators[shard_id] = page["NextShardIterator"]  # kept between polls
                 records.extend(self._stream_record(r) for r in page["Records"])
+                # What has been read is scheduled for the consumers (and retried from these copies): moto may forget it.
+                last = int(page["Records"][-1]["dynamodb"]["SequenceNumber"]) + 1 if page["Records"] else None
+                self._release_stream(used, last)
                 if len(page["Records"]) < 1000:
                     break
         if not records:
