@@ -29,10 +29,11 @@ Attributes = dict[str, Any]  # an item in DynamoDB's wire format: name -> {"S": 
 
 def _number_size(text: str) -> int:
     """1 byte per two significant digits (leading and trailing zeroes trimmed), plus 1."""
+    digits: tuple[int, ...]
     try:
         digits = Decimal(text).normalize().as_tuple().digits
     except InvalidOperation:
-        digits = tuple(c for c in text if c.isdigit())
+        digits = tuple(int(c) for c in text if c.isdigit())
     significant = 0 if digits == (0,) else len(digits)
     return math.ceil(significant / 2) + 1
 

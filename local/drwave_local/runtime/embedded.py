@@ -105,6 +105,8 @@ class LocalRuntime:
         hop_latency: float = 0.25,
         limits: DrsLimits | None = None,
         lose_launch_results: float = 0.0,
+        drs_event_delay_seconds: float = 0.0,
+        drs_event_loss: float = 0.0,
         template_path: Path = DEFAULT_TEMPLATE,
         log_path: Path | None = None,
         workflow: bool = False,
@@ -123,6 +125,13 @@ class LocalRuntime:
         self._limits = limits or DrsLimits()
         self._hop_latency = hop_latency
         self._lose = lose_launch_results
+        # aws.drs events reach the bus late and not always (EventBridge delivers AWS service events best effort):
+        # each is delayed by a seeded exponential draw of this mean (capped at 10x), on top of the hop, so events
+        # overtake one another; a seeded fraction never arrives (the engine's poll tick must find those out).
+        self._drs_delay = drs_event_delay_seconds
+        self._drs_loss = drs_event_loss
+        self._drs_rng = random.Random(environment.seed + 2)
+        self.drs_events_lost = 0
         self._log_path = log_path
         # moto's ASL interpreter really executes the wrapper (in threads of its own: see WorkflowBridge).
         self._mock = mock_aws(config={"stepfunctions": {"execute_state_machine": workflow}})
@@ -166,7 +175,7 @@ class LocalRuntime:
             default_timeline=_timeline(env.default_timeline),
             jitter=env.jitter,
             job_start_delay_seconds=env.job_start_delay_seconds,
-            emit_event=lambda event: self.router.put("default", event),
+            emit_event=self._emit_drs_event,
             lose_launch_results=self._lose,
             launch_template_for=self._launch_template_for,
             snapshot_cadence=_cadence(env.snapshots),
@@ -257,6 +266,17 @@ class LocalRuntime:
         self.workflow = WorkflowBridge(session, definition, name, self.env.account_id).__enter__()
         self.workflow.attach(self.router)
         self.deps.workflow = WorkflowClient(self.workflow.client, self.workflow.state_machine_arn)
+
+    def _emit_drs_event(self, event: dict[str, Any]) -> None:
+        """An event DRS publishes, on its way to the default bus: maybe late, maybe lost."""
+        if self._drs_loss and self._drs_rng.random() < self._drs_loss:
+            self.drs_events_lost += 1
+            return
+        if not self._drs_delay:
+            self.router.put("default", event)
+            return
+        delay = min(self._drs_rng.expovariate(1 / self._drs_delay), 10 * self._drs_delay)
+        self.clock.call_later(delay, partial(self.router.put, "default", event), label="aws.drs")
 
     def _client(self, service: str, region: str, credentials: Credentials | None, config: Any) -> Any:
         """A client signed with an assumed role's credentials, wired to the simulators like the home ones."""
