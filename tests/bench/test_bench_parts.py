@@ -12,7 +12,7 @@ from drwave.models.plan import PlanDocument
 from drwave_local.bench import shapes
 from drwave_local.bench.baseline import POLL_SECONDS, PollBaseline, topological
 from drwave_local.bench.ideal import ideal_end_seconds
-from drwave_local.bench.run import edge_gap, run_baseline, run_ours
+from drwave_local.bench.run import HANDLER_PACKAGE, _summary_ratio, edge_gap, handler_modules, run_baseline, run_ours
 from drwave_local.runtime.clock import VirtualClock
 from drwave_local.simulators.drs import DrsSimulator, ServerTimeline, SimulatedSourceServer
 
@@ -119,3 +119,31 @@ def test_event_driven_engine_beats_the_poll_loop_on_the_seed_reference_chain() -
     assert max(ours["rtoSeconds"]) < max(base["rtoSeconds"])
     assert max(ours["edgeSeconds"]) < min(base["edgeSeconds"])
     assert sum(ours["drsCalls"].values()) < sum(base["drsCalls"].values())
+
+
+def test_the_summary_names_the_worst_shape_beside_the_geo_mean() -> None:
+    # GIVEN one shape where drwave is x4 cheaper and one where it is x2 dearer
+    shapes = [{"shape": "small", "ratio": 4.0}, {"shape": "big", "ratio": 0.5}]
+    # WHEN they are summarised
+    geo, worst = _summary_ratio(shapes, lambda s: s["ratio"])
+    # THEN the geo-mean (x1.41) does not hide the dearer shape
+    assert geo == pytest.approx(2**0.5)
+    assert worst == "worst big x0.50"
+
+
+def test_cold_start_covers_every_handler_module() -> None:
+    # GIVEN the deployed handler package  WHEN the bench lists what it times
+    timed = {m.rsplit(".", 1)[-1] for m in handler_modules()}
+    # THEN that is every handler module there, the shared helpers aside
+    on_disk = {p.stem for p in HANDLER_PACKAGE.glob("*.py")} - {"__init__", "common"}
+    assert timed == on_disk and len(timed) > 10
+
+
+def test_lost_and_late_drs_events_are_recovered_by_the_engine() -> None:
+    # GIVEN the small reference chain, with half the aws.drs events lost and the others late
+    shape = shapes.chain(servers_per_wave=2)
+    # WHEN drwave rehearses it with 0.5 s hops
+    ours = run_ours(shape, hop_latency=0.5, drs_event_delay=5.0, drs_event_loss=0.5)
+    # THEN events were lost, yet the execution completed
+    assert ours["lostDrsEvents"] > 0
+    assert dict(ours["statuses"]) == {"COMPLETED": 1}

@@ -5,9 +5,13 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
+from moto.core import DEFAULT_ACCOUNT_ID
 from moto.core.models import MockAWS
+from moto.dynamodb.models import dynamodb_backends
+from moto.dynamodbstreams.models import dynamodbstreams_backends
 
-from drwave_local.runtime.embedded import LocalRuntime
+from drwave_local.bench import shapes
+from drwave_local.runtime.embedded import TABLE_NAME, LocalRuntime
 from drwave_local.simulators.environment import Environment
 
 
@@ -47,3 +51,21 @@ def test_a_runtime_that_failed_to_start_does_not_keep_later_runtimes_from_starti
     # THEN it starts on an empty account, as if the failed start never happened
     with LocalRuntime(environment()) as second:
         assert second.deps.store.get_owner("JOB", "drsjob-1") is None
+
+
+def test_stream_records_delivered_to_the_consumers_are_not_retained():
+    # GIVEN a rehearsal of a small chain plan, whose every write goes through the table's stream
+    shape = shapes.chain(servers_per_wave=2)
+    with LocalRuntime(shape.environment) as rt:
+        rt.install(shape.plans[0])
+        execution_id = rt.request_execution(shape.plans[0].recovery_plan.id)
+        shard = dynamodb_backends[DEFAULT_ACCOUNT_ID][shape.environment.region].tables[TABLE_NAME].stream_shard
+        first = shard.starting_sequence_number
+        # WHEN it runs to the end
+        rt.run()
+        # THEN it completed, its writes went through the stream, and moto holds no record or used iterator of it
+        iterators = dynamodbstreams_backends[DEFAULT_ACCOUNT_ID][shape.environment.region].shard_iterators
+        assert rt.execution(execution_id).status == "COMPLETED"
+        assert shard.starting_sequence_number > first + 100
+        assert shard.items == []
+        assert len(iterators) <= 1

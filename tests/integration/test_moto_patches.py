@@ -9,8 +9,10 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 from moto import mock_aws
+from moto.core import DEFAULT_ACCOUNT_ID
+from moto.dynamodb.models import dynamodb_backends
 
-from drwave_local.runtime.moto_patches import fast_transactions
+from drwave_local.runtime.moto_patches import fast_transactions, stream_releaser
 
 
 @pytest.fixture
@@ -62,3 +64,22 @@ def test_a_stream_reader_keeps_seeing_writes_after_a_cancelled_transaction(table
     assert keys(page) == ["taken", "after"]
     # AND the rolled-back item is not in the table
     assert "Item" not in db.get_item(TableName="t", Key={"pk": {"S": "rolled-back"}})
+
+
+def test_a_released_stream_forgets_what_was_read_and_keeps_numbering_new_records(table):
+    # GIVEN a reader that has read two writes
+    db, streams, iterator = table
+    release = stream_releaser("t", "us-east-1")
+    db.put_item(TableName="t", Item={"pk": {"S": "one"}})
+    db.put_item(TableName="t", Item={"pk": {"S": "two"}})
+    page = streams.get_records(ShardIterator=iterator)
+    last = int(page["Records"][-1]["dynamodb"]["SequenceNumber"])
+    # WHEN what it read is released
+    dropped = release(iterator, last + 1)
+    # THEN moto keeps neither record, and the next write still reaches the reader, numbered after them
+    assert dropped == 2
+    assert dynamodb_backends[DEFAULT_ACCOUNT_ID]["us-east-1"].tables["t"].stream_shard.items == []
+    db.put_item(TableName="t", Item={"pk": {"S": "three"}})
+    later = streams.get_records(ShardIterator=page["NextShardIterator"])
+    assert keys(later) == ["three"]
+    assert int(later["Records"][0]["dynamodb"]["SequenceNumber"]) == last + 1

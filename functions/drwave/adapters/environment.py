@@ -6,16 +6,18 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from drwave.adapters.drs import DrsGateway
-from drwave.adapters.launch_settings import Ec2LaunchTemplates
-from drwave.adapters.notifier import SnsNotifier
 from drwave.adapters.publisher import EventPublisher
 from drwave.adapters.sessions import AccountSessions, Credentials
-from drwave.adapters.ssm import SsmActionRunner
 from drwave.adapters.store import DynamoStore
-from drwave.adapters.workflow import WorkflowClient
+
+if TYPE_CHECKING:  # cold start: the adapters a function may never use are imported when first asked for
+    from drwave.adapters.drs import DrsGateway
+    from drwave.adapters.launch_settings import Ec2LaunchTemplates
+    from drwave.adapters.notifier import SnsNotifier
+    from drwave.adapters.ssm import SsmActionRunner
+    from drwave.adapters.workflow import WorkflowClient
 
 
 @dataclass(frozen=True)
@@ -29,6 +31,53 @@ class EnvironmentAdapters:
     ec2_for: Callable[[str, str], Ec2LaunchTemplates]
     notifier: SnsNotifier | None
     workflow: WorkflowClient | None
+
+
+class _OnFirstUse:
+    """A client made when first used: only cross-account work assumes a role, so most functions never need STS."""
+
+    def __init__(self, make: Callable[[], Any]) -> None:
+        self._make = make
+        self._client: Any = None
+
+    def __getattr__(self, name: str) -> Any:
+        if self._client is None:
+            self._client = self._make()
+        return getattr(self._client, name)
+
+
+def _drs(client: Any) -> DrsGateway:
+    from drwave.adapters.drs import DrsGateway  # noqa: PLC0415 - cold start: first use
+
+    return DrsGateway(client)
+
+
+def _ssm(client: Any) -> SsmActionRunner:
+    from drwave.adapters.ssm import SsmActionRunner  # noqa: PLC0415 - cold start: first use
+
+    return SsmActionRunner(client)
+
+
+def _ec2(client: Any) -> Ec2LaunchTemplates:
+    from drwave.adapters.launch_settings import Ec2LaunchTemplates  # noqa: PLC0415 - cold start: first use
+
+    return Ec2LaunchTemplates(client)
+
+
+def _notifier(session: Any, topic: str | None) -> SnsNotifier | None:
+    if not topic:
+        return None
+    from drwave.adapters.notifier import SnsNotifier  # noqa: PLC0415 - only the functions given a topic
+
+    return SnsNotifier(session.client("sns"), topic)
+
+
+def _workflow(session: Any, state_machine: str | None) -> WorkflowClient | None:
+    if not state_machine:
+        return None
+    from drwave.adapters.workflow import WorkflowClient  # noqa: PLC0415 - only the function given the machine
+
+    return WorkflowClient(session.client("stepfunctions"), state_machine)
 
 
 def adapters_from_environment() -> EnvironmentAdapters:
@@ -51,7 +100,7 @@ def adapters_from_environment() -> EnvironmentAdapters:
         ).client(service, region_name=region, config=config)  # type: ignore[call-overload]
 
     sessions = AccountSessions(
-        session.client("sts"),
+        _OnFirstUse(lambda: session.client("sts")),
         home_account_id=os.environ["ACCOUNT_ID"],
         lookup=store.get_target_account,
         default_role_name=os.environ.get("CROSS_ACCOUNT_ROLE_NAME") or "drwave-drs-execution",
@@ -59,14 +108,12 @@ def adapters_from_environment() -> EnvironmentAdapters:
         now=lambda: datetime.now(UTC),
         partition=session.get_partition_for_region(session.region_name or "us-east-1"),
     )
-    topic = os.environ.get("NOTIFICATION_TOPIC_ARN")
-    state_machine = os.environ.get("STATE_MACHINE_ARN")
     return EnvironmentAdapters(
         store=store,
         publisher=EventPublisher(session.client("events"), os.environ["EVENT_BUS_NAME"]),
-        drs_for=lambda account, region: DrsGateway(sessions.client("drs", account, region, drs_config)),
-        ssm_for=lambda account, region: SsmActionRunner(sessions.client("ssm", account, region)),
-        ec2_for=lambda account, region: Ec2LaunchTemplates(sessions.client("ec2", account, region)),
-        notifier=SnsNotifier(session.client("sns"), topic) if topic else None,
-        workflow=WorkflowClient(session.client("stepfunctions"), state_machine) if state_machine else None,
+        drs_for=lambda account, region: _drs(sessions.client("drs", account, region, drs_config)),
+        ssm_for=lambda account, region: _ssm(sessions.client("ssm", account, region)),
+        ec2_for=lambda account, region: _ec2(sessions.client("ec2", account, region)),
+        notifier=_notifier(session, os.environ.get("NOTIFICATION_TOPIC_ARN")),
+        workflow=_workflow(session, os.environ.get("STATE_MACHINE_ARN")),
     )

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from drwave.core.notifications import Notification
+if TYPE_CHECKING:
+    from drwave.core.notifications import Notification
 
 
 class SnsNotifier:

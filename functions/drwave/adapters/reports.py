@@ -11,8 +11,6 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from drwave.core.evidence_render import render
-
 FORMATS = ("json", "html", "md")
 
 
@@ -44,6 +42,8 @@ class ReportArchive:
 
     def put(self, evidence: dict[str, Any]) -> dict[str, str]:
         """Write the three formats; format -> S3 version id (or "" where the bucket is not versioned)."""
+        from drwave.core.evidence_render import render  # noqa: PLC0415 - cold start: only the report writer renders
+
         versions = {}
         for fmt in FORMATS:
             content_type, body = render(evidence, fmt)

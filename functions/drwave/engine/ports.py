@@ -6,17 +6,20 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
-from drwave.adapters.drs import DrsGateway
-from drwave.adapters.launch_settings import Ec2LaunchTemplates
-from drwave.adapters.notifier import SnsNotifier
-from drwave.adapters.publisher import EventPublisher
-from drwave.adapters.reports import ReportArchive
-from drwave.adapters.ssm import SsmActionRunner
-from drwave.adapters.store import DynamoStore
-from drwave.adapters.trigger_environment import TriggerAdapters
-from drwave.adapters.workflow import WorkflowClient
 from drwave.core.capacity import DrsLimits
+
+if TYPE_CHECKING:  # cold start: a function imports the adapters it uses, not every port's
+    from drwave.adapters.drs import DrsGateway
+    from drwave.adapters.launch_settings import Ec2LaunchTemplates
+    from drwave.adapters.notifier import SnsNotifier
+    from drwave.adapters.publisher import EventPublisher
+    from drwave.adapters.reports import ReportArchive
+    from drwave.adapters.ssm import SsmActionRunner
+    from drwave.adapters.store import DynamoStore
+    from drwave.adapters.trigger_environment import TriggerAdapters
+    from drwave.adapters.workflow import WorkflowClient
 
 
 def utc_now() -> datetime:
@@ -48,6 +51,7 @@ class Dependencies:
     def from_environment(cls) -> Dependencies:
         """Real AWS adapters configured from the Lambda environment."""
         from drwave.adapters.environment import adapters_from_environment  # noqa: PLC0415 - cold start: first use
+        from drwave.adapters.reports import ReportArchive  # noqa: PLC0415
 
         aws = adapters_from_environment()
         return cls(

@@ -92,9 +92,12 @@ def concurrent(executions: int = 10, servers_per_wave: int = 12) -> Shape:
 
 
 def suite(quick: bool = False) -> list[Shape]:
-    """Every shape, smaller ones first; `quick` scales the big ones down for a fast look."""
+    """Every shape, smaller ones first; `quick` scales the 1,000-server ones down and leaves the larger ones out."""
     shapes = [chain(), _shape("diamond-5", "5-wave diamond A -> (B, C, D) -> E, 10 servers per wave", [diamond()])]
     shapes.append(fan_out(250))
     shapes.append(layered(5, 4, 10 if quick else 50))
     shapes.append(concurrent(10, 4 if quick else 12))
+    if not quick:
+        shapes.append(layered(8, 5, 50))  # 2,000 servers in 40 waves: x2 the servers of plan-1000
+        shapes.append(layered(5, 4, 250))  # 5,000 servers in 20 waves of 250 (3 DRS jobs each)
     return shapes

@@ -141,6 +141,7 @@ def _parser() -> argparse.ArgumentParser:
     bench = commands.add_parser("bench", help="benchmark drwave against the seed's poll-loop design")
     bench.add_argument("--quick", action="store_true", help="scale the large shapes down for a fast look")
     bench.add_argument("--output", type=Path, default=Path("out/bench/bench.json"))
+    bench.add_argument("--only", action="append", metavar="SHAPE", help="run only this shape (repeatable)")
     schemas = commands.add_parser(
         "schemas", help="regenerate schemas/, events/drwave/ and the template's schema registry from the event models"
     )
@@ -197,7 +198,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "bench":
         from drwave_local.bench.run import main as bench  # noqa: PLC0415 - only this command needs it
 
-        return bench(quick=args.quick, output=args.output)
+        return bench(quick=args.quick, output=args.output, only=args.only or None)
     from drwave_local.cli.rehearsal import NothingTriggered, RehearsalOptions, rehearse  # noqa: PLC0415
     from drwave_local.runtime.embedded import RuntimeStalled  # noqa: PLC0415
 

@@ -47,7 +47,7 @@ from drwave.models.execution import Execution, ExecutionType
 from drwave.models.plan import PlanDocument
 from drwave.models.recovery import RecoveryPoint
 from drwave_local.runtime.clock import VirtualClock
-from drwave_local.runtime.moto_patches import fast_transactions
+from drwave_local.runtime.moto_patches import fast_transactions, stream_releaser
 from drwave_local.runtime.router import EventRouter, Faults, load_handler
 from drwave_local.runtime.scheduler import LocalTriggers
 from drwave_local.runtime.template import DEFAULT_TEMPLATE, Route, StreamRoute, load_template
@@ -105,6 +105,8 @@ class LocalRuntime:
         hop_latency: float = 0.25,
         limits: DrsLimits | None = None,
         lose_launch_results: float = 0.0,
+        drs_event_delay_seconds: float = 0.0,
+        drs_event_loss: float = 0.0,
         template_path: Path = DEFAULT_TEMPLATE,
         log_path: Path | None = None,
         workflow: bool = False,
@@ -123,6 +125,13 @@ class LocalRuntime:
         self._limits = limits or DrsLimits()
         self._hop_latency = hop_latency
         self._lose = lose_launch_results
+        # aws.drs events reach the bus late and not always (EventBridge delivers AWS service events best effort):
+        # each is delayed by a seeded exponential draw of this mean (capped at 10x), on top of the hop, so events
+        # overtake one another; a seeded fraction never arrives (the engine's poll tick must find those out).
+        self._drs_delay = drs_event_delay_seconds
+        self._drs_loss = drs_event_loss
+        self._drs_rng = random.Random(environment.seed + 2)
+        self.drs_events_lost = 0
         self._log_path = log_path
         # moto's ASL interpreter really executes the wrapper (in threads of its own: see WorkflowBridge).
         self._mock = mock_aws(config={"stepfunctions": {"execute_state_machine": workflow}})
@@ -166,7 +175,7 @@ class LocalRuntime:
             default_timeline=_timeline(env.default_timeline),
             jitter=env.jitter,
             job_start_delay_seconds=env.job_start_delay_seconds,
-            emit_event=lambda event: self.router.put("default", event),
+            emit_event=self._emit_drs_event,
             lose_launch_results=self._lose,
             launch_template_for=self._launch_template_for,
             snapshot_cadence=_cadence(env.snapshots),
@@ -257,6 +266,17 @@ class LocalRuntime:
         self.workflow = WorkflowBridge(session, definition, name, self.env.account_id).__enter__()
         self.workflow.attach(self.router)
         self.deps.workflow = WorkflowClient(self.workflow.client, self.workflow.state_machine_arn)
+
+    def _emit_drs_event(self, event: dict[str, Any]) -> None:
+        """An event DRS publishes, on its way to the default bus: maybe late, maybe lost."""
+        if self._drs_loss and self._drs_rng.random() < self._drs_loss:
+            self.drs_events_lost += 1
+            return
+        if not self._drs_delay:
+            self.router.put("default", event)
+            return
+        delay = min(self._drs_rng.expovariate(1 / self._drs_delay), 10 * self._drs_delay)
+        self.clock.call_later(delay, partial(self.router.put, "default", event), label="aws.drs")
 
     def _client(self, service: str, region: str, credentials: Credentials | None, config: Any) -> Any:
         """A client signed with an assumed role's credentials, wired to the simulators like the home ones."""
@@ -366,6 +386,11 @@ class LocalRuntime:
             raise KeyError(execution_id)
         return execution
 
+    @property
+    def in_handler(self) -> bool:
+        """Whether a handler is running now (the runtime's own bookkeeping calls happen outside one)."""
+        return self._in_handler
+
     # --- the loop -----------------------------------------------------------------------------------------
 
     def run(self, max_virtual: timedelta = timedelta(days=2)) -> None:
@@ -431,6 +456,7 @@ class LocalRuntime:
             "dynamodbstreams", endpoint_url=f"https://streams.dynamodb.{self.env.region}.amazonaws.com"
         )
         self._stream_arn = self.dynamodb.describe_table(TableName=TABLE_NAME)["Table"]["LatestStreamArn"]
+        self._release_stream = stream_releaser(TABLE_NAME, self.env.region)
         shards = self._streams.describe_stream(StreamArn=self._stream_arn)["StreamDescription"]["Shards"]
         for shard in shards:
             self._shard_iterators[shard["ShardId"]] = self._streams.get_shard_iterator(
@@ -444,9 +470,13 @@ class LocalRuntime:
         records: list[dict[str, Any]] = []
         for shard_id in list(self._shard_iterators):
             while True:
-                page = self._streams.get_records(ShardIterator=self._shard_iterators[shard_id], Limit=1000)
+                used = self._shard_iterators[shard_id]
+                page = self._streams.get_records(ShardIterator=used, Limit=1000)
                 self._shard_iterators[shard_id] = page["NextShardIterator"]  # kept between polls
                 records.extend(self._stream_record(r) for r in page["Records"])
+                # What has been read is scheduled for the consumers (and retried from these copies): moto may forget it.
+                last = int(page["Records"][-1]["dynamodb"]["SequenceNumber"]) + 1 if page["Records"] else None
+                self._release_stream(used, last)
                 if len(page["Records"]) < 1000:
                     break
         if not records:
