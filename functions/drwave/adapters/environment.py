@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from drwave.adapters.cleanup_store import CleanupStore
 from drwave.adapters.drs import DrsGateway
 from drwave.adapters.launch_settings import Ec2LaunchTemplates
 from drwave.adapters.notifier import SnsNotifier
@@ -29,6 +30,7 @@ class EnvironmentAdapters:
     ec2_for: Callable[[str, str], Ec2LaunchTemplates]
     notifier: SnsNotifier | None
     workflow: WorkflowClient | None
+    cleanups: CleanupStore
 
 
 def adapters_from_environment() -> EnvironmentAdapters:
@@ -39,7 +41,8 @@ def adapters_from_environment() -> EnvironmentAdapters:
     session = boto3.Session()
     # Throttling is retried by the gateway's own backoff; botocore keeps its default for other errors.
     drs_config = Config(retries={"mode": "standard", "max_attempts": 1})
-    store = DynamoStore(session.client("dynamodb"), os.environ["STATE_TABLE"])
+    table = os.environ["STATE_TABLE"]
+    store = DynamoStore(session.client("dynamodb"), table)
 
     def make_client(service: str, region: str, credentials: Credentials | None, config: Any) -> Any:
         if credentials is None:
@@ -69,4 +72,5 @@ def adapters_from_environment() -> EnvironmentAdapters:
         ec2_for=lambda account, region: Ec2LaunchTemplates(sessions.client("ec2", account, region)),
         notifier=SnsNotifier(session.client("sns"), topic) if topic else None,
         workflow=WorkflowClient(session.client("stepfunctions"), state_machine) if state_machine else None,
+        cleanups=CleanupStore(session.client("dynamodb"), table),
     )

@@ -12,7 +12,6 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from drwave.adapters.cleanup_store import CleanupStore
 from drwave.adapters.publisher import PublishError
 from drwave.control.roles import Caller, Role
 from drwave.control.service import ControlPlane
@@ -142,7 +141,7 @@ def rehearse(
                 "wallSeconds": round(time.perf_counter() - wall_start, 3),
                 "invariantViolations": violations,
                 "evidence": build_evidence(
-                    execution, hostnames=hostnames, cleanup=CleanupStore.beside(runtime.deps.store).load(execution_id)
+                    execution, hostnames=hostnames, cleanup=runtime.deps.cleanup_store.load(execution_id)
                 ),
             },
         )

@@ -245,6 +245,7 @@ class LocalRuntime:
             poll_tick_seconds=schedule.rate_seconds,
             notifier=SnsNotifier(sns, self.notification_topic_arn),
             reports=ReportArchive(self.s3, REPORT_BUCKET),
+            cleanups=CleanupStore(dynamodb, TABLE_NAME),
         )
         self._tick_route = Route(schedule.function, schedule.handler, schedule.rule, "default", {})
         self.triggers = LocalTriggers(self, session, TABLE_NAME)  # Scheduler, alarms and the trigger tick
@@ -403,7 +404,7 @@ class LocalRuntime:
         if (
             store.active_execution_ids()
             or store.pending_outbox()
-            or CleanupStore.beside(store).pending()  # a drill's TTL is still running: the tick terminates it
+            or self.deps.cleanup_store.pending()  # a drill's TTL is still running: the tick terminates it
             or self.clock.pending(ignore_labels=frozenset({"tick"}))
         ):
             self._ensure_tick()
