@@ -350,27 +350,33 @@ class DrsSimulator:
     def _handle(self, request: AWSPreparedRequest, **_: Any) -> AWSResponse:
         """botocore before-send hook: answer the request without any network."""
         operation = self._operation_name(request)
-        self.calls[operation] += 1
         self._caller = _access_key(request)
         self.callers[(operation, self._caller)] += 1
-        self._arm_pit_announcements()
+        body = request.body  # botocore always serializes rest-json input as a JSON object
         try:
-            injected = self._injected.get(operation)
-            if injected:
-                code = injected.popleft()
-                raise DrsError(code, f"injected {code} for {operation}")
-            handler = self._operations.get(operation)
-            if handler is None:
-                raise _validation_error(
-                    f"operation not supported by the drwave DRS simulator: {operation}",
-                    reason="unknownOperation",
-                )
-            body = request.body  # botocore always serializes rest-json input as a JSON object
-            payload = handler(json.loads(body) if isinstance(body, bytes | str) and body else {})
+            payload = self.call(operation, json.loads(body) if isinstance(body, bytes | str) and body else {})
             status = self._model.operation_model(operation).http.get("responseCode", 200)
             return self._response(request.url, status, payload, {})
         except DrsError as error:
             return self._error_response(request.url, error)
+
+    def call(self, operation: str, body: dict[str, Any]) -> dict[str, Any]:
+        """One DRS operation on a request body, in the service's JSON shapes, without HTTP or botocore.
+
+        What a boto3 client's request reaches (the prediction harness calls it directly); raises DrsError.
+        """
+        self.calls[operation] += 1
+        self._arm_pit_announcements()
+        injected = self._injected.get(operation)
+        if injected:
+            code = injected.popleft()
+            raise DrsError(code, f"injected {code} for {operation}")
+        handler = self._operations.get(operation)
+        if handler is None:
+            raise _validation_error(
+                f"operation not supported by the drwave DRS simulator: {operation}", reason="unknownOperation"
+            )
+        return handler(body)
 
     @staticmethod
     def _operation_name(request: AWSPreparedRequest) -> str:
