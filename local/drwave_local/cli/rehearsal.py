@@ -169,7 +169,9 @@ def _print_summary(report: dict[str, Any], out: Callable[[str], None]) -> None:
 
 
 def cleanup_line(cleanup: dict[str, Any]) -> str:
-    """The drill cleanup in one line: its schedule and what was terminated."""
+    """The drill cleanup in one line: its schedule and what was terminated (or why there is none)."""
+    if "ttlMinutes" not in cleanup:
+        return f"Drill cleanup: {cleanup['status']} ({cleanup.get('reason', '')})"
     batches = cleanup.get("batches") or []
     terminated = sum(len(b.get("recoveryInstanceIds") or []) for b in batches)
     return (
