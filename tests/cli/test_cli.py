@@ -112,11 +112,19 @@ def test_demo_completes_and_writes_a_full_report(tmp_path, monkeypatch, capsys):
         "DescribeJobLogItems",
         "GetLaunchConfiguration",  # the demo's web group has launch settings
         "UpdateLaunchConfiguration",
+        "DescribeRecoveryInstances",  # the plan's drill TTL: the cleanup checks its instances are drills ...
+        "TerminateRecoveryInstances",  # ... and terminates them
     }
     assert report["groundTruthMismatches"] == []
-    # AND the console got the summary, and no error
+    # AND the drill's instances were terminated by its TTL, and the report records it
+    assert report["evidence"]["cleanup"]["status"] == "DONE" and report["evidence"]["cleanup"]["ttlMinutes"] == 60
+    # AND the console got the summary (objectives and the cleanup with it), and no error
     out, err = capsys.readouterr()
     assert "matches the simulated DRS ground truth" in out
+    assert (
+        "RTO execution: 37m32s, target 45 min: PASS" in out and "RTO wave databases: 12m16s, target 12 min: FAIL" in out
+    )
+    assert "Drill cleanup: DONE; TTL 60 min" in out
     assert err == ""
 
 

@@ -22,14 +22,22 @@ def test_predict_on_the_example_plan_brackets_the_demo_s_measured_rto(tmp_path: 
     code = main(["predict", str(PLAN), "--environment", str(ENVIRONMENT), "--runs", "100", "--json", str(out)])
     printed = capsys.readouterr().out
     prediction = json.loads(out.read_text())
-    # THEN it prints the percentiles and its run rate; the measured RTO lies between p10 and p90, within 2 % of p50
+    # THEN it prints the percentiles, its run rate and the environment's own world
     assert code == 0
     assert "p50" in printed and "p90" in printed and "runs/s" in printed and "critical path:" in printed
+    assert "the environment's own world (seed 7" in printed
+    # AND the harness run in the demo's own world (its seed) reproduces the demo's RTO: same engine, same simulator
+    assert abs(prediction["environmentSeedRtoSeconds"] - measured) < 1.0, (prediction, measured)
+    # AND the measured RTO lies between p10 and p90, within 2 % of p50. (Not necessarily above p50: the demo is one
+    # world of the distribution, the one seed 7 draws, which sits just below the median; every other world is a
+    # fresh draw of the same jitter.)
     plan = prediction["planRtoSeconds"]
     assert plan["p10"] <= measured <= plan["p90"], (plan, measured)
     assert abs(measured - plan["p50"]) < 0.02 * plan["p50"], (plan, measured)
     assert prediction["criticalPath"][0] == "identity" and prediction["criticalPath"][-1] == "web"
-    assert prediction["runsPerSecond"] > 1
+    assert prediction["runsPerSecond"] > 0.5
+    # AND the plan's 45-minute objective is met in (nearly) every run
+    assert prediction["targetRtoMinutes"] == 45 and prediction["probabilityMeetingTarget"] >= 0.95
 
 
 def test_predict_learns_a_server_s_durations_from_past_reports(tmp_path: Path, capsys):

@@ -37,6 +37,7 @@ EXPECTED_TARGETS = {
     "Drill Cleaned Up": {"NotifyFunction", "WriteReportFunction"},
     "DRS Source Server Launch Result": {"TrackLaunchFunction"},
     "DRS Source Server Data Replication Stalled Change": set(),
+    "DRS PIT Snapshot Taken": set(),  # the simulator emits it on each server's snapshot cadence; nothing consumes it
     "EC2 Command Status-change Notification": {"RunWaveActionsFunction"},
     "EC2 Automation Execution Status-change Notification": {"RunWaveActionsFunction"},
     # Per-instance results: run-wave-actions follows the command as a whole, so this one must not reach it.
@@ -123,6 +124,7 @@ def test_aws_samples_cover_the_drs_and_ssm_events_drwave_relies_on() -> None:
     assert {
         ("aws.drs", "DRS Source Server Launch Result"),
         ("aws.drs", "DRS Source Server Data Replication Stalled Change"),
+        ("aws.drs", "DRS PIT Snapshot Taken"),
         ("aws.ssm", "EC2 Command Status-change Notification"),
         ("aws.ssm", "EC2 Automation Execution Status-change Notification"),
     } <= kinds

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 from typing import Any
 
@@ -154,3 +155,56 @@ def test_start_recovery_with_a_snapshot_the_server_does_not_have_is_refused(worl
     # THEN it is a ValidationException and no job is created
     assert err.value.response["Error"]["Code"] == "ValidationException"
     assert sim.jobs == {}
+
+
+# ------------------------------------------------------------------------------ "DRS PIT Snapshot Taken" events
+
+
+def _pit_world(emitted: list[dict[str, Any]]) -> tuple[VirtualClock, DrsSimulator]:
+    clock = VirtualClock()
+    sim = DrsSimulator(clock, seed=3, emit_event=emitted.append, snapshot_cadence=SnapshotCadence(10, 120))
+    sim.add_source_server(SimulatedSourceServer(SERVER))
+    sim.add_source_server(SimulatedSourceServer(NEW_SERVER))
+    return clock, sim
+
+
+def test_the_simulator_announces_each_pit_snapshot_in_the_shape_of_the_aws_sample():
+    # GIVEN two servers snapshotted every 10 minutes, and AWS's sample of the event (events/aws)
+    from drwave_local.contracts.events import ROOT  # noqa: PLC0415
+
+    sample = json.loads((ROOT / "events" / "aws" / "drs-pit-snapshot-taken.json").read_text())
+    emitted: list[dict[str, Any]] = []
+    clock, sim = _pit_world(emitted)
+    clock.call_later(35 * 60, lambda: None)  # other work keeps the clock running for 35 minutes
+    # WHEN the clock runs
+    while clock.step():
+        pass
+    # THEN each server announced the 3 or 4 snapshots it took meanwhile (and at most one more, the round that
+    # found the clock idle), in time order, with the shape of the sample
+    assert 6 <= len(emitted) <= 10
+    assert [e["time"] for e in emitted] == sorted(e["time"] for e in emitted)
+    for event in emitted:
+        assert event.keys() == sample.keys() and event["detail"].keys() == sample["detail"].keys()
+        assert (event["source"], event["detail-type"]) == (sample["source"], sample["detail-type"])
+        assert all(isinstance(event["detail"][k], str) for k in sample["detail"])
+    # AND each names a snapshot DescribeRecoverySnapshots lists for its server, with the same EBS snapshots
+    client = _client()
+    sim.attach(client)
+    for event in emitted:
+        sid = event["resources"][0].rsplit("/", 1)[1]
+        listed = {i["snapshotID"]: i for i in client.describe_recovery_snapshots(sourceServerID=sid)["items"]}
+        snapshot = listed[event["detail"]["DrsSnapshotID"]]
+        assert event["detail"]["EbsSnapshotIDs"].split(",") == snapshot["ebsSnapshots"]
+        assert event["time"] == snapshot["timestamp"][:19] + "Z"
+
+
+def test_pit_announcements_alone_never_keep_the_clock_running():
+    # GIVEN a simulator announcing PIT snapshots and nothing else scheduled
+    emitted: list[dict[str, Any]] = []
+    clock, _ = _pit_world(emitted)
+    # WHEN the clock runs  THEN it stops after at most one announcement round: the announcements do not re-arm alone
+    steps = 0
+    while clock.step():
+        steps += 1
+        assert steps < 5
+    assert len(emitted) <= 2

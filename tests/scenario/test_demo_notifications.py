@@ -63,7 +63,7 @@ def test_the_demo_drill_notifies_each_milestone_once_and_in_order():
         received, gate_requests = everything(), gates()
     # THEN the subscriber heard every milestone once, in the order the execution lived it
     # (orders and payments run in parallel, so their completions may come either way round)
-    story = [(n["eventType"], n.get("waveId"), n["status"], n["severity"]) for n in received]
+    story = [(n["eventType"], n.get("waveId"), n.get("status"), n["severity"]) for n in received]
     assert story[:3] == [
         ("Execution Started", None, "RUNNING", "INFO"),
         ("Wave Completed", "identity", "COMPLETED", "INFO"),
@@ -73,11 +73,13 @@ def test_the_demo_drill_notifies_each_milestone_once_and_in_order():
         ("Wave Completed", "orders", "COMPLETED", "INFO"),
         ("Wave Completed", "payments", "COMPLETED", "INFO"),
     ]
-    assert story[5:] == [
+    assert story[5:8] == [
         ("Wave Gate Waiting", "web", "WAITING_APPROVAL", "WARNING"),
         ("Wave Completed", "web", "COMPLETED_WITH_WARNINGS", "WARNING"),
         ("Execution Finished", None, "COMPLETED_WITH_WARNINGS", "WARNING"),
     ]
+    # AND then the plan's drill TTL (an hour, notice 15 minutes before) warns of, then reports, the cleanup
+    assert [event for event, *_ in story[8:]] == ["Drill Cleanup Warning", "Drill Cleaned Up"]
     # AND every notification names the drill, its plan and the execution
     assert {(n["executionId"], n["executionType"], n["planId"]) for n in received} == {
         (execution_id, "DRILL", "retail-dr")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from drwave.adapters.cleanup_store import CleanupStore
 from drwave.control.roles import Caller, Role
 from drwave.control.service import ControlPlane
 from drwave.core.evidence import build_evidence
@@ -38,7 +37,7 @@ def test_a_drill_is_warned_about_then_terminated_by_its_ttl_and_the_report_recor
         execution_id = rt.request_execution("ttl")
         rt.run()
         execution = rt.execution(execution_id)
-        cleanup = CleanupStore.beside(rt.deps.store).load(execution_id)
+        cleanup = rt.deps.cleanup_store.load(execution_id)
         live = _live(rt, _instances(execution))
         jobs = [j for j in rt.drs.jobs.values() if j.job_type == "TERMINATE"]
     # THEN the warning came 15 minutes before the TTL, and the instances were terminated in one batch after it
@@ -67,7 +66,7 @@ def test_a_recovery_s_instances_survive_any_ttl(scenario):
         rt.clock.advance_to(rt.clock.now() + timedelta(hours=3))
         rt.run()
         execution = rt.execution(execution_id)
-        cleanup = CleanupStore.beside(rt.deps.store).load(execution_id)
+        cleanup = rt.deps.cleanup_store.load(execution_id)
         live = _live(rt, _instances(execution))
         terminations = [j for j in rt.drs.jobs.values() if j.job_type == "TERMINATE"]
     # THEN nothing was scheduled or terminated, and the report says why
@@ -83,7 +82,7 @@ def test_an_operator_keeps_a_drill_and_nothing_is_terminated(scenario):
     with scenario.run() as rt:
         execution_id = rt.request_execution("keep")
         while rt.clock.step():
-            if CleanupStore.beside(rt.deps.store).load(execution_id) is not None:
+            if rt.deps.cleanup_store.load(execution_id) is not None:
                 break
         # WHEN an operator keeps it forever before the TTL
         kept = ControlPlane(rt.deps).change_cleanup(
@@ -116,7 +115,7 @@ def test_a_cleanup_that_dies_after_terminating_is_resumed_by_the_tick_without_a_
         execution_id = rt.request_execution("crash")
         # WHEN the ticks run on
         rt.run()
-        cleanup = CleanupStore.beside(rt.deps.store).load(execution_id)
+        cleanup = rt.deps.cleanup_store.load(execution_id)
         terminations = [j for j in rt.drs.jobs.values() if j.job_type == "TERMINATE"]
         live = _live(rt, _instances(rt.execution(execution_id)))
     # THEN a later tick found the instances terminating, recorded the batch and finished, with one DRS call only

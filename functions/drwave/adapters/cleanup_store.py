@@ -10,7 +10,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from drwave.adapters.store import ACTIVE_INDEX, ConcurrentUpdate, DynamoStore, StoreError
+from drwave.adapters.store import ACTIVE_INDEX, ConcurrentUpdate, StoreError
 from drwave.models.cleanup import DrillCleanup
 
 CLEANUP_SHARD = "CLEANUP"
@@ -21,16 +21,11 @@ def _key(execution_id: str) -> dict[str, Any]:
 
 
 class CleanupStore:
-    """Reads and writes cleanup records in the table the execution store uses."""
+    """Reads and writes cleanup records in the state table (its own client; built beside the execution store)."""
 
     def __init__(self, client: Any, table_name: str) -> None:
         self._db = client
         self._table = table_name
-
-    @classmethod
-    def beside(cls, store: DynamoStore) -> CleanupStore:
-        """The cleanup records of the same table as this execution store."""
-        return cls(store._db, store._table)  # same table and client: two views of one adapter
 
     def create(self, cleanup: DrillCleanup) -> bool:
         """Write a new record; False when the drill already has one (a redelivered Execution Finished)."""

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from drwave.adapters.cleanup_store import CleanupStore
 from drwave.adapters.publisher import EventPublisher
 from drwave.adapters.sessions import AccountSessions, Credentials
 from drwave.adapters.store import DynamoStore
@@ -31,6 +32,7 @@ class EnvironmentAdapters:
     ec2_for: Callable[[str, str], Ec2LaunchTemplates]
     notifier: SnsNotifier | None
     workflow: WorkflowClient | None
+    cleanups: CleanupStore
 
 
 class _OnFirstUse:
@@ -88,7 +90,8 @@ def adapters_from_environment() -> EnvironmentAdapters:
     session = boto3.Session()
     # Throttling is retried by the gateway's own backoff; botocore keeps its default for other errors.
     drs_config = Config(retries={"mode": "standard", "max_attempts": 1})
-    store = DynamoStore(session.client("dynamodb"), os.environ["STATE_TABLE"])
+    table = os.environ["STATE_TABLE"]
+    store = DynamoStore(session.client("dynamodb"), table)
 
     def make_client(service: str, region: str, credentials: Credentials | None, config: Any) -> Any:
         if credentials is None:
@@ -116,4 +119,5 @@ def adapters_from_environment() -> EnvironmentAdapters:
         ec2_for=lambda account, region: _ec2(sessions.client("ec2", account, region)),
         notifier=_notifier(session, os.environ.get("NOTIFICATION_TOPIC_ARN")),
         workflow=_workflow(session, os.environ.get("STATE_MACHINE_ARN")),
+        cleanups=CleanupStore(session.client("dynamodb"), table),
     )

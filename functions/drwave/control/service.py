@@ -10,7 +10,6 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from drwave.adapters.cleanup_store import CleanupStore
 from drwave.adapters.drs import DrsError, SourceServer
 from drwave.adapters.publisher import PublishError
 from drwave.adapters.sessions import AccountAccessError
@@ -513,14 +512,14 @@ class ControlPlane:
             raise InvalidInput(f"format: {reason}", [{"field": "format", "reason": reason}])
         execution = self._execution(execution_id, timeline=True)
         with translate_failures():
-            cleanup = CleanupStore.beside(self.deps.store).load(execution_id)
+            cleanup = self.deps.cleanup_store.load(execution_id)
         return render(build_evidence(execution, cleanup=cleanup), fmt)
 
     def change_cleanup(self, caller: Caller, execution_id: str, body: Any) -> dict[str, Any]:
         """Extend a finished drill's TTL ({"extendMinutes": N}) or keep its instances ({"keepForever": true})."""
         caller.require(Permission.CONTROL)
         request = _parse(ChangeCleanup, body)
-        store = CleanupStore.beside(self.deps.store)
+        store = self.deps.cleanup_store
         with translate_failures():
             cleanup = store.load(execution_id)
         if cleanup is None:

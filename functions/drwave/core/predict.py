@@ -1,11 +1,13 @@
 """What-if RTO prediction (pure): run a plan many times in virtual time through the real decision core.
 
-Every run feeds `decide()` exactly the messages the handlers would (servers resolved, chunks admitted against the
-shared capacity ledger with DRS's quotas, jobs started, each server's launch result, SSM action results, gate
-approvals after an assumed delay, the poll tick every minute), each event reaching its reaction one hop later. Only
-AWS is replaced: a server's launch takes a duration drawn from its history (its past launches) or, without one,
-from the environment's phase timeline with its jitter. The outcome: RTO percentiles per wave and for the plan, the
-critical path, and the probability of meeting the plan's objective.
+Every run (`EngineRun`) feeds `decide()` exactly the messages the handlers would (servers resolved, chunks admitted
+against the shared capacity ledger with DRS's quotas, jobs started, each server's launch result, SSM action results,
+gate approvals after an assumed delay, the poll tick every minute), each event reaching its reaction one hop later.
+What stands in for AWS is the subclass's: `ModelRun` (here, used by the deployed API and pre-flight) draws each
+server's launch duration from its history (its past launches) or, without one, from its phase timeline with the
+environment's jitter; the local runtime's harness (drwave_local.simulators.prediction) runs the DRS and SSM
+simulators instead. The outcome: RTO percentiles per wave and for the plan, the critical path, and the probability
+of meeting the plan's objective.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from functools import partial
-from typing import Any
+from typing import Any, Protocol
 
 from drwave.core import messages as m
 from drwave.core.capacity import DrsLimits, add_waiter, admission_denial, chunk_key, release, reserve
@@ -34,12 +36,64 @@ from drwave.models.events import (
     WaveGateWaiting,
     WaveStartRequested,
 )
-from drwave.models.execution import ActionStatus, ChunkStatus, Execution, ExecutionType, LaunchStatus, WaveStatus
-from drwave.models.plan import ProtectionGroup, RecoveryPlan
+from drwave.models.execution import (
+    ActionStatus,
+    Chunk,
+    ChunkStatus,
+    Execution,
+    ExecutionType,
+    LaunchStatus,
+    WaveStatus,
+)
+from drwave.models.plan import ProtectionGroup, RecoveryPlan, WaveAction
 
 T0 = datetime(2030, 1, 1, tzinfo=UTC)
 TICK_SECONDS = 60.0
-_OUTCOMES = {"Success": ActionStatus.SUCCEEDED, "Failed": ActionStatus.FAILED, "TimedOut": ActionStatus.TIMED_OUT}
+OUTCOMES = {"Success": ActionStatus.SUCCEEDED, "Failed": ActionStatus.FAILED, "TimedOut": ActionStatus.TIMED_OUT}
+# StartRecovery refusals start-wave defers (the chunk waits); any other refusal rejects the chunk.
+RETRYABLE_REFUSALS = frozenset({"ConflictException", "ServiceQuotaExceededException", "ThrottlingException"})
+
+
+class Clock(Protocol):
+    """The timer queue a run advances (the local runtime's VirtualClock has this shape too)."""
+
+    def now(self) -> datetime: ...
+    def call_at(self, when: datetime, callback: Callable[[], None], label: str = "") -> Any: ...
+    def next_due(self) -> datetime | None: ...
+    def step(self) -> bool: ...
+
+
+class Timers:
+    """A minimal virtual clock: callbacks in time order, nothing sleeps."""
+
+    def __init__(self, start: datetime = T0) -> None:
+        self._now = start
+        self._queue: list[tuple[datetime, int, Callable[[], None]]] = []
+        self._seq = itertools.count()
+
+    def now(self) -> datetime:
+        return self._now
+
+    def call_at(self, when: datetime, callback: Callable[[], None], label: str = "") -> None:
+        heapq.heappush(self._queue, (max(when, self._now), next(self._seq), callback))
+
+    def next_due(self) -> datetime | None:
+        return self._queue[0][0] if self._queue else None
+
+    def step(self) -> bool:
+        if not self._queue:
+            return False
+        self._now, _, callback = heapq.heappop(self._queue)
+        callback()
+        return True
+
+
+class JobRefused(Exception):
+    """StartRecovery refused a chunk's job (a DRS error code and message)."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
 
 
 @dataclass(frozen=True)
@@ -75,8 +129,12 @@ def draw_duration(server: ServerModel, assume: Assumptions, rng: random.Random) 
     return total
 
 
-class _Run:
-    """One execution in virtual time: a timer queue, the execution and the capacity ledger."""
+class EngineRun:
+    """One execution in virtual time driven through decide(): a clock, the execution and the capacity ledger.
+
+    The handlers' side (what start-wave, track-launch, run-wave-actions, advance-plan and the tick do with each
+    event) is here; what AWS does with a job or an SSM run is the subclass's `start_job` / `start_action`.
+    """
 
     def __init__(
         self,
@@ -86,7 +144,9 @@ class _Run:
         assume: Assumptions,
         limits: DrsLimits,
         rng: random.Random,
+        clock: Clock | None = None,
     ) -> None:
+        self.clock: Clock = clock or Timers()
         self.exe = new_execution(
             "predict",
             plan,
@@ -94,21 +154,20 @@ class _Run:
             ExecutionType.DRILL,
             default_account_id="000000000000",
             started_by="predict",
-            now=T0,
+            now=self.clock.now(),
         )
+        self.t0 = self.clock.now()
         self.ledger = CapacityLedger(account_id=self.exe.account_id, region=self.exe.region)
         self.servers, self.assume, self.limits, self.rng = servers, assume, limits, rng
-        self.now = T0
-        self.queue: list[tuple[datetime, int, Callable[[], None]]] = []
         self.seq = itertools.count()
-        self.jobs = itertools.count()
         self.messages = 0
 
-    def at(self, when: datetime, action: Callable[[], None]) -> None:
-        heapq.heappush(self.queue, (when, next(self.seq), action))
+    @property
+    def now(self) -> datetime:
+        return self.clock.now()
 
     def later(self, seconds: float, action: Callable[[], None]) -> None:
-        self.at(self.now + timedelta(seconds=seconds), action)
+        self.clock.call_at(self.now + timedelta(seconds=seconds), action)
 
     def apply(self, *messages: m.Message) -> None:
         """What engine.loop.apply does, in memory: decide, release freed capacity, then deliver the events."""
@@ -155,37 +214,46 @@ class _Run:
         for chunk in list(self.exe.waves[wave_id].chunks):
             if chunk.status is not ChunkStatus.WAITING:
                 continue
-            key = chunk_key(self.exe.execution_id, wave_id, chunk.index)
-            denial = admission_denial(self.ledger, key, chunk.source_server_ids, self.limits)
-            if denial:
-                self.ledger = add_waiter(self.ledger, self.exe.execution_id, wave_id, self.now)
-                self.apply(m.ChunkDeferred(wave_id, chunk.index, denial))
-                return
-            token = f"t{next(self.seq)}"
-            self.apply(m.ChunkStarting(wave_id, chunk.index, token))
-            self.ledger = reserve(self.ledger, key, self.exe.execution_id, wave_id, chunk.source_server_ids, self.now)
-            job_id = f"drsjob-{next(self.jobs):017d}"
-            self.apply(m.ChunkStarted(wave_id, chunk.index, job_id))
-            for sid in chunk.source_server_ids:
-                model = self.servers[sid]
-                status = LaunchStatus.FAILED if model.fails else LaunchStatus.LAUNCHED
-                result = m.ServerResult(job_id, sid, status, None if model.fails else f"i-{sid[2:]}")
-                seconds = draw_duration(model, self.assume, self.rng) + self.assume.hop_seconds
-                self.later(seconds, partial(self.apply, result))
+            if not self.launch_chunk(wave_id, chunk):
+                return  # no capacity for this chunk means none for the next ones either
+
+    def launch_chunk(self, wave_id: str, chunk: Chunk) -> bool:
+        """Admit one chunk against the ledger and start its job; False when it must wait for capacity."""
+        groups = [self.exe.protection_groups[g] for g in self.exe.plan.wave(wave_id).protection_group_ids]
+        if not chunk.launch_settings_applied and any(g.has_launch_settings() for g in groups):
+            self.apply(m.LaunchSettingsApplied(wave_id, chunk.index, len(chunk.source_server_ids), 0))
+        key = chunk_key(self.exe.execution_id, wave_id, chunk.index)
+        denial = admission_denial(self.ledger, key, chunk.source_server_ids, self.limits)
+        if denial:
+            self.ledger = add_waiter(self.ledger, self.exe.execution_id, wave_id, self.now)
+            self.apply(m.ChunkDeferred(wave_id, chunk.index, denial))
+            return False
+        token = f"t{next(self.seq)}"
+        self.apply(m.ChunkStarting(wave_id, chunk.index, token))
+        self.ledger = reserve(self.ledger, key, self.exe.execution_id, wave_id, chunk.source_server_ids, self.now)
+        try:
+            job_id = self.start_job(wave_id, chunk, token)
+        except JobRefused as err:
+            retry = err.code in RETRYABLE_REFUSALS
+            self.apply((m.ChunkDeferred if retry else m.ChunkRejected)(wave_id, chunk.index, str(err), token))
+            return not retry
+        self.apply(m.ChunkStarted(wave_id, chunk.index, job_id))
+        return True
+
+    def start_job(self, wave_id: str, chunk: Chunk, token: str) -> str:
+        """StartRecovery for the chunk's servers: the job id; each server's ServerResult must follow."""
+        raise NotImplementedError
 
     def run_actions(self, wave_id: str, phase: str) -> None:
-        """run-wave-actions: claim, send, and report each SSM run after its document's duration."""
+        """run-wave-actions: claim, send, and report each SSM run when it ends."""
         self.apply(m.ActionsClaimed(wave_id, phase))
         spec = self.exe.plan.wave(wave_id)
-        runs = {a.name: f"cmd-{wave_id}-{phase}-{a.name}" for a in spec.actions(phase)}
+        runs = {a.name: self.start_action(wave_id, phase, a) for a in spec.actions(phase)}
         self.apply(m.ActionsStarted(wave_id, phase, runs))
-        for action in spec.actions(phase):
-            outcome = self.assume.action_outcomes.get(action.document_name, "Success")
-            if outcome == "Hang":
-                continue  # never reports: the tick times it out
-            seconds = self.assume.action_seconds.get(action.document_name, 30.0) + self.assume.hop_seconds
-            result = m.ActionResult(wave_id, phase, runs[action.name], _OUTCOMES[outcome])
-            self.later(seconds, partial(self.apply, result))
+
+    def start_action(self, wave_id: str, phase: str, action: WaveAction) -> str:
+        """Send one SSM document: its run id; its ActionResult must follow (or never, for a hang)."""
+        raise NotImplementedError
 
     def tick(self) -> None:
         self.apply(m.Tick())
@@ -195,13 +263,43 @@ class _Run:
     def run(self, budget: timedelta) -> Execution:
         self.apply(m.Start())
         self.later(TICK_SECONDS, self.tick)
-        while self.queue and not self.exe.status.terminal:
-            when, _, action = heapq.heappop(self.queue)
-            if when - T0 > budget:
+        while not self.exe.status.terminal and (due := self.clock.next_due()) is not None:
+            if due - self.t0 > budget:
                 break
-            self.now = when
-            action()
+            self.clock.step()
         return self.exe
+
+
+class ModelRun(EngineRun):
+    """AWS modelled in memory: each launch takes a duration drawn from the server's history or phase timeline."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.jobs = itertools.count()
+
+    def start_job(self, wave_id: str, chunk: Chunk, token: str) -> str:
+        job_id = f"drsjob-{next(self.jobs):017d}"
+        for sid in chunk.source_server_ids:
+            model = self.servers[sid]
+            status = LaunchStatus.FAILED if model.fails else LaunchStatus.LAUNCHED
+            result = m.ServerResult(job_id, sid, status, None if model.fails else f"i-{sid[2:]}")
+            seconds = draw_duration(model, self.assume, self.rng) + self.assume.hop_seconds
+            self.later(seconds, partial(self.apply, result))
+        return job_id
+
+    def start_action(self, wave_id: str, phase: str, action: WaveAction) -> str:
+        run_id = f"cmd-{wave_id}-{phase}-{action.name}"
+        outcome = self.assume.action_outcomes.get(action.document_name, "Success")
+        if outcome != "Hang":  # a hang never reports: the tick times it out
+            seconds = self.assume.action_seconds.get(action.document_name, 30.0) + self.assume.hop_seconds
+            self.later(seconds, partial(self.apply, m.ActionResult(wave_id, phase, run_id, OUTCOMES[outcome])))
+        return run_id
+
+
+class RunFactory(Protocol):
+    """Builds run number `index` of a prediction (its own world)."""
+
+    def __call__(self, index: int, rng: random.Random) -> EngineRun: ...
 
 
 def _percentile(values: Sequence[float], q: float) -> float | None:
@@ -263,18 +361,27 @@ def predict(
     assume: Assumptions | None = None,
     limits: DrsLimits | None = None,
     budget: timedelta = timedelta(days=2),
+    make_run: RunFactory | None = None,
 ) -> Prediction:
-    """Run the plan `runs` times and summarise its RTO (execution start to end) per wave and for the plan."""
+    """Run the plan `runs` times and summarise its RTO (execution start to end) per wave and for the plan.
+
+    `make_run` builds each run (default: a `ModelRun`, AWS modelled from the server models and `assume`).
+    """
     assume = assume or Assumptions()
     limits = limits or DrsLimits()
     rng = random.Random(seed)
+    if make_run is None:
+
+        def make_run(index: int, rng: random.Random) -> EngineRun:
+            return ModelRun(plan, groups, servers, assume, limits, rng)
+
     totals: list[float] = []
     per_wave: dict[str, list[float]] = {w.id: [] for w in plan.waves}
     paths: dict[tuple[str, ...], int] = {}
     statuses: dict[str, int] = {}
     messages = 0
-    for _ in range(runs):
-        run = _Run(plan, groups, servers, assume, limits, rng)
+    for index in range(runs):
+        run = make_run(index, rng)
         exe = run.run(budget)
         messages += run.messages
         statuses[str(exe.status)] = statuses.get(str(exe.status), 0) + 1

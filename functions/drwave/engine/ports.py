@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 from drwave.core.capacity import DrsLimits
 
 if TYPE_CHECKING:  # cold start: a function imports the adapters it uses, not every port's
+    from drwave.adapters.cleanup_store import CleanupStore
     from drwave.adapters.drs import DrsGateway
     from drwave.adapters.launch_settings import Ec2LaunchTemplates
     from drwave.adapters.notifier import SnsNotifier
@@ -46,6 +47,14 @@ class Dependencies:
     workflow: WorkflowClient | None = None  # only the sync-workflow function is given the state machine
     triggers: TriggerAdapters | None = None  # schedules and failover triggers; built on first use on AWS
     reports: ReportArchive | None = None  # only the write-report function is given the report bucket
+    cleanups: CleanupStore | None = None  # drill cleanup records (the state table, through its own client)
+
+    @property
+    def cleanup_store(self) -> CleanupStore:
+        """The drill cleanup records; every deployed and local set of dependencies has them."""
+        if self.cleanups is None:
+            raise RuntimeError("no drill cleanup store configured")
+        return self.cleanups
 
     @classmethod
     def from_environment(cls) -> Dependencies:
@@ -71,6 +80,7 @@ class Dependencies:
             notifier=aws.notifier,
             workflow=aws.workflow,
             reports=ReportArchive.from_environment(),
+            cleanups=aws.cleanups,
         )
 
 

@@ -36,7 +36,7 @@ def schedule_cleanup(deps: Dependencies, execution_id: str) -> DrillCleanup | No
     cleanup = rules.schedule(execution)
     if cleanup is None:
         return None
-    store = CleanupStore.beside(deps.store)
+    store = deps.cleanup_store
     if store.create(cleanup):
         logger.info("drill cleanup scheduled", execution_id=execution_id, expires_at=str(cleanup.expires_at))
     return store.load(execution_id)
@@ -44,7 +44,7 @@ def schedule_cleanup(deps: Dependencies, execution_id: str) -> DrillCleanup | No
 
 def sweep(deps: Dependencies) -> dict[str, int]:
     """The tick's part: warn before, and terminate after, each pending cleanup's TTL."""
-    store = CleanupStore.beside(deps.store)
+    store = deps.cleanup_store
     counts = {"cleanupsPending": 0, "cleanupsFailed": 0}
     for execution_id in store.pending():
         counts["cleanupsPending"] += 1

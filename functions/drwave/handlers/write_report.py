@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from drwave.adapters.cleanup_store import CleanupStore
 from drwave.core.evidence import build_evidence
 from drwave.engine.loop import logger
 from drwave.engine.ports import Dependencies, default_dependencies
@@ -26,7 +25,7 @@ def handler(event: dict[str, Any], context: Any, deps: Dependencies | None = Non
     execution = deps.store.load_execution(execution_id, timeline=True)
     if execution is None or not execution.status.terminal:
         return {"executionId": execution_id, "written": False}
-    cleanup = CleanupStore.beside(deps.store).load(execution_id)
+    cleanup = deps.cleanup_store.load(execution_id)
     evidence = build_evidence(execution, cleanup=cleanup, generated_at=deps.now())
     versions = deps.reports.put(evidence)
     logger.info("evidence report written", execution_id=execution_id, content_sha256=evidence["contentSha256"])

@@ -1,4 +1,5 @@
-"""`drwave predict PLAN --environment ENV`: the plan's RTO distribution from many virtual-time runs of the engine."""
+"""`drwave predict PLAN --environment ENV`: the plan's RTO distribution from many virtual-time runs of the engine
+against the environment's DRS and SSM simulators (drwave_local.simulators.prediction)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from drwave.core.predict import Assumptions, Prediction, ServerModel, predict
+from drwave.core.predict import Assumptions, Prediction, ServerModel
 from drwave.models.plan import PlanDocument
 from drwave_local.cli.report import duration_text
 from drwave_local.simulators.environment import (
@@ -18,6 +19,7 @@ from drwave_local.simulators.environment import (
     load_plan_document,
     problems_before_run,
 )
+from drwave_local.simulators.prediction import predict_in_simulator, replay
 
 QUANTILES = ("p10", "p50", "p90", "p99")
 
@@ -60,8 +62,8 @@ def run_prediction(
     runs: int,
     approval_delay: float,
     history: dict[str, list[float]],
-) -> tuple[Prediction, float]:
-    """The prediction and the runs per second it managed."""
+) -> tuple[Prediction, float, float | None]:
+    """The prediction, the runs per second it managed, and the RTO of the environment's own world (its seed)."""
     assume = Assumptions(
         jitter=environment.jitter,
         job_start_delay=environment.job_start_delay_seconds,
@@ -70,26 +72,40 @@ def run_prediction(
         action_outcomes={name: a.outcome for name, a in environment.actions.items()},
     )
     groups = {g.id: g for g in document.protection_groups}
+    models = server_models(environment, history)
     started = time.perf_counter()
-    result = predict(
-        document.recovery_plan,
-        groups,
-        server_models(environment, history),
-        runs=runs,
-        seed=environment.seed,
-        assume=assume,
-    )
-    return result, runs / max(time.perf_counter() - started, 1e-9)
+    result = predict_in_simulator(document.recovery_plan, groups, models, environment, runs=runs, assume=assume)
+    rate = runs / max(time.perf_counter() - started, 1e-9)
+    own = replay(document.recovery_plan, groups, models, environment, assume=assume)
+    own_rto = (own.ended_at - own.started_at).total_seconds() if own.started_at and own.ended_at else None
+    return result, rate, own_rto
 
 
-def render(prediction: Prediction, rate: float, history_servers: int, total_servers: int) -> list[str]:
+def rank_of(prediction: Prediction, seconds: float) -> str:
+    """Where an RTO falls among the prediction's quantiles (e.g. "between p10 and p50")."""
+    below = [q for q in QUANTILES if (v := prediction.plan_rto[q]) is not None and v <= seconds]
+    above = [q for q in QUANTILES if (v := prediction.plan_rto[q]) is not None and v >= seconds]
+    if not below:
+        return f"below {above[0]}" if above else "-"
+    if not above:
+        return f"above {below[-1]}"
+    return f"at {below[-1]}" if below[-1] == above[0] else f"between {below[-1]} and {above[0]}"
+
+
+def render(
+    prediction: Prediction,
+    rate: float,
+    history_servers: int,
+    total_servers: int,
+    own_world: tuple[int, float | None] | None = None,
+) -> list[str]:
     """The operator's table: plan and wave percentiles, critical path, probability of meeting the target."""
 
     def cell(value: float | None) -> str:
         return duration_text(value)
 
     lines = [
-        f"{prediction.runs} runs in virtual time through the engine ({rate:.1f} runs/s; "
+        f"{prediction.runs} runs in virtual time through the engine and the DRS/SSM simulators ({rate:.1f} runs/s; "
         f"{prediction.messages_per_run:.0f} decisions per run; "
         f"history for {history_servers} of {total_servers} servers)",
         "",
@@ -103,6 +119,12 @@ def render(prediction: Prediction, rate: float, history_servers: int, total_serv
         f"critical path: {' -> '.join(prediction.critical_path)} ({prediction.critical_path_share:.0%} of runs)",
         "outcomes: " + ", ".join(f"{n} {s}" for s, n in sorted(prediction.statuses.items())),
     ]
+    seed, seconds = own_world or (0, None)
+    if seconds is not None:
+        lines.append(
+            f"the environment's own world (seed {seed}, what `drwave run` measures): {cell(seconds)}, "
+            f"{rank_of(prediction, seconds)}"
+        )
     if prediction.target_rto_minutes is not None:
         p90 = prediction.plan_rto["p90"]
         lines.append(
@@ -130,10 +152,18 @@ def main(
     if (problems := problems_before_run(plan_path, document, environment)) is not None:
         raise problems
     history = history_of(history_paths)
-    prediction, rate = run_prediction(document, environment, runs=runs, approval_delay=approval_delay, history=history)
-    for line in render(prediction, rate, len(history), len(environment.source_servers)):
+    prediction, rate, own_rto = run_prediction(
+        document, environment, runs=runs, approval_delay=approval_delay, history=history
+    )
+    own = (environment.seed, own_rto)
+    for line in render(prediction, rate, len(history), len(environment.source_servers), own):
         out(line)
-    wire = {**prediction.to_wire(), "runsPerSecond": round(rate, 2)}
+    wire = {
+        **prediction.to_wire(),
+        "runsPerSecond": round(rate, 2),
+        "environmentSeed": environment.seed,
+        "environmentSeedRtoSeconds": own_rto,
+    }
     if json_path is not None:
         json_path.parent.mkdir(parents=True, exist_ok=True)
         json_path.write_text(json.dumps(wire, indent=2) + "\n", encoding="utf-8")

@@ -12,7 +12,6 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from drwave.adapters.cleanup_store import CleanupStore
 from drwave.adapters.publisher import PublishError
 from drwave.control.roles import Caller, Role
 from drwave.control.service import ControlPlane
@@ -142,14 +141,12 @@ def rehearse(
                 "wallSeconds": round(time.perf_counter() - wall_start, 3),
                 "invariantViolations": violations,
                 "evidence": build_evidence(
-                    execution, hostnames=hostnames, cleanup=CleanupStore.beside(runtime.deps.store).load(execution_id)
+                    execution, hostnames=hostnames, cleanup=runtime.deps.cleanup_store.load(execution_id)
                 ),
             },
         )
     out("")
-    out(summary_table(report))
-    for violation in report["invariantViolations"]:
-        out(f"INVARIANT VIOLATED: {violation}")
+    _print_summary(report, out)
     out(f"Wall time: {report['wallSeconds']:.2f} s for {report['simulatedRtoSeconds'] or 0:.0f} s of simulated time")
     if options.report_path is not None:
         options.report_path.parent.mkdir(parents=True, exist_ok=True)
@@ -161,6 +158,28 @@ def rehearse(
             f"{options.report_path.with_suffix('.md').name}; content SHA-256 {report['evidence']['contentSha256']})"
         )
     return report
+
+
+def _print_summary(report: dict[str, Any], out: Callable[[str], None]) -> None:
+    out(summary_table(report))
+    if (cleanup := report["evidence"].get("cleanup")) is not None:
+        out(cleanup_line(cleanup))
+    for violation in report["invariantViolations"]:
+        out(f"INVARIANT VIOLATED: {violation}")
+
+
+def cleanup_line(cleanup: dict[str, Any]) -> str:
+    """The drill cleanup in one line: its schedule and what was terminated (or why there is none)."""
+    if "ttlMinutes" not in cleanup:
+        return f"Drill cleanup: {cleanup['status']} ({cleanup.get('reason', '')})"
+    batches = cleanup.get("batches") or []
+    terminated = sum(len(b.get("recoveryInstanceIds") or []) for b in batches)
+    return (
+        f"Drill cleanup: {cleanup['status']}; TTL {cleanup['ttlMinutes']} min after the drill ended "
+        f"(expires {cleanup['expiresAt']}, warning {cleanup['noticeMinutes']} min before); "
+        f"{terminated} instance(s) sent for termination in {len(batches)} batch(es), "
+        f"{len(cleanup.get('skipped') or {})} skipped"
+    )
 
 
 def _send_until_accepted(runtime: LocalRuntime, command: Callable[[], Any]) -> None:

@@ -52,12 +52,19 @@ from drwave_local.runtime.router import EventRouter, Faults, load_handler
 from drwave_local.runtime.scheduler import LocalTriggers
 from drwave_local.runtime.template import DEFAULT_TEMPLATE, Route, StreamRoute, load_template
 from drwave_local.runtime.workflow_bridge import WorkflowBridge, state_machine_definition
-from drwave_local.simulators.drs import DrsSimulator, ServerTimeline, SimulatedSourceServer
+from drwave_local.simulators.drs import (
+    PIT_SNAPSHOT_TIMER_LABEL,
+    DrsSimulator,
+    ServerTimeline,
+    SimulatedSourceServer,
+)
 from drwave_local.simulators.environment import Environment, Snapshots, Timeline
 from drwave_local.simulators.snapshots import SnapshotCadence
 from drwave_local.simulators.ssm import ActionBehaviour, SsmSimulator
 
 TABLE_NAME = "drwave-local-state"
+# Timers that never keep the runtime busy on their own: the tick, and DRS announcing PIT snapshots.
+IDLE_TIMERS = frozenset({"tick", PIT_SNAPSHOT_TIMER_LABEL})
 WORKFLOW_FUNCTION = "SyncWorkflowFunction"  # mirrors executions into the Step Functions wrapper
 DEFAULT_CROSS_ACCOUNT_ROLE = "drwave-drs-execution"  # the template's CrossAccountRoleName default
 BUS_NAME = "drwave-local"
@@ -254,6 +261,7 @@ class LocalRuntime:
             poll_tick_seconds=schedule.rate_seconds,
             notifier=SnsNotifier(sns, self.notification_topic_arn),
             reports=ReportArchive(self.s3, REPORT_BUCKET),
+            cleanups=CleanupStore(dynamodb, TABLE_NAME),
         )
         self._tick_route = Route(schedule.function, schedule.handler, schedule.rule, "default", {})
         self.triggers = LocalTriggers(self, session, TABLE_NAME)  # Scheduler, alarms and the trigger tick
@@ -406,7 +414,7 @@ class LocalRuntime:
     def settle(self) -> None:
         """After a call from outside the handlers (the served API): feed stream consumers, keep the tick alive."""
         self._poll_streams()
-        if self.clock.pending(ignore_labels=frozenset({"tick"})):
+        if self.clock.pending(ignore_labels=IDLE_TIMERS):
             self._ensure_tick()
 
     def _ensure_tick(self) -> None:
@@ -428,8 +436,8 @@ class LocalRuntime:
         if (
             store.active_execution_ids()
             or store.pending_outbox()
-            or CleanupStore.beside(store).pending()  # a drill's TTL is still running: the tick terminates it
-            or self.clock.pending(ignore_labels=frozenset({"tick"}))
+            or self.deps.cleanup_store.pending()  # a drill's TTL is still running: the tick terminates it
+            or self.clock.pending(ignore_labels=IDLE_TIMERS)
         ):
             self._ensure_tick()
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import collections
+import heapq
 import io
 import json
 import random
@@ -25,7 +26,7 @@ import botocore.session
 from botocore.awsrequest import AWSPreparedRequest, AWSResponse
 from botocore.model import NoShapeFoundError, ServiceModel
 
-from drwave_local.runtime.clock import VirtualClock
+from drwave_local.runtime.clock import TimerHandle, VirtualClock
 from drwave_local.simulators.snapshots import PitSnapshot, SnapshotCadence, SnapshotSchedule
 
 if TYPE_CHECKING:
@@ -40,6 +41,8 @@ TERMINATE_SECONDS = 60.0
 THROTTLE_RETRY_AFTER_SECONDS = 1
 # Label of the clock timers that deliver launch-result events, so idle checks can ignore them.
 LAUNCH_RESULT_TIMER_LABEL = "drs:launch-result"
+# Label of the timer that announces PIT snapshots ("DRS PIT Snapshot Taken"): it never keeps the runtime busy.
+PIT_SNAPSHOT_TIMER_LABEL = "drs:pit-snapshot"
 FAIL_PHASES = ("SNAPSHOT", "CONVERSION", "LAUNCH")
 # Job log events per phase: (start, successful end, failure); a successful launch has no end event.
 _PHASE_EVENTS: dict[str, tuple[str, str | None, str]] = {
@@ -227,6 +230,7 @@ class DrsSimulator:
         lose_launch_results: float = 0.0,
         launch_template_for: Callable[[str, str | None], str] | None = None,
         snapshot_cadence: SnapshotCadence | None = None,
+        pit_snapshot_events: bool = True,
     ) -> None:
         if not 0.0 <= jitter < 1.0:
             raise ValueError("jitter must be in [0, 1) so phase durations stay positive")
@@ -252,6 +256,10 @@ class DrsSimulator:
         self._caller: str | None = None
         self._snapshot_cadence = snapshot_cadence or SnapshotCadence()
         self._schedules: dict[str, SnapshotSchedule] = {}
+        # "DRS PIT Snapshot Taken" announcements: (taken, server id, snapshot index) of each server's next one.
+        self._pit_events = pit_snapshot_events and emit_event is not None
+        self._pit_due: list[tuple[datetime, str, int]] = []
+        self._pit_timer: TimerHandle | None = None
         self._operations: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
             "StartRecovery": self._start_recovery,
             "DescribeJobs": self._describe_jobs,
@@ -300,9 +308,13 @@ class DrsSimulator:
         self._check_replication_state(server.replication_state)
         self._servers[server.source_server_id] = server
         cadence = server.snapshots or self._snapshot_cadence
-        self._schedules[server.source_server_id] = SnapshotSchedule(
+        schedule = self._schedules[server.source_server_id] = SnapshotSchedule(
             self._seed, server.source_server_id, self._clock.now(), cadence
         )
+        if self._pit_events:
+            upcoming = schedule.snapshot(schedule.next_index(self._clock.now()))
+            heapq.heappush(self._pit_due, (upcoming.taken, server.source_server_id, upcoming.index))
+            self._arm_pit_announcements()
 
     def set_replication_state(self, source_server_id: str, state: str) -> None:
         """Change a server's DataReplicationState (e.g. to STALLED) from now on."""
@@ -338,26 +350,33 @@ class DrsSimulator:
     def _handle(self, request: AWSPreparedRequest, **_: Any) -> AWSResponse:
         """botocore before-send hook: answer the request without any network."""
         operation = self._operation_name(request)
-        self.calls[operation] += 1
         self._caller = _access_key(request)
         self.callers[(operation, self._caller)] += 1
+        body = request.body  # botocore always serializes rest-json input as a JSON object
         try:
-            injected = self._injected.get(operation)
-            if injected:
-                code = injected.popleft()
-                raise DrsError(code, f"injected {code} for {operation}")
-            handler = self._operations.get(operation)
-            if handler is None:
-                raise _validation_error(
-                    f"operation not supported by the drwave DRS simulator: {operation}",
-                    reason="unknownOperation",
-                )
-            body = request.body  # botocore always serializes rest-json input as a JSON object
-            payload = handler(json.loads(body) if isinstance(body, bytes | str) and body else {})
+            payload = self.call(operation, json.loads(body) if isinstance(body, bytes | str) and body else {})
             status = self._model.operation_model(operation).http.get("responseCode", 200)
             return self._response(request.url, status, payload, {})
         except DrsError as error:
             return self._error_response(request.url, error)
+
+    def call(self, operation: str, body: dict[str, Any]) -> dict[str, Any]:
+        """One DRS operation on a request body, in the service's JSON shapes, without HTTP or botocore.
+
+        What a boto3 client's request reaches (the prediction harness calls it directly); raises DrsError.
+        """
+        self.calls[operation] += 1
+        self._arm_pit_announcements()
+        injected = self._injected.get(operation)
+        if injected:
+            code = injected.popleft()
+            raise DrsError(code, f"injected {code} for {operation}")
+        handler = self._operations.get(operation)
+        if handler is None:
+            raise _validation_error(
+                f"operation not supported by the drwave DRS simulator: {operation}", reason="unknownOperation"
+            )
+        return handler(body)
 
     @staticmethod
     def _operation_name(request: AWSPreparedRequest) -> str:
@@ -686,6 +705,57 @@ class DrsSimulator:
         event = self._launch_result_event(job, run, event_id)
         self._clock.call_at(run.end, partial(self._deliver, event, lost), LAUNCH_RESULT_TIMER_LABEL)
         return run
+
+    def _arm_pit_announcements(self) -> None:
+        """Schedule the next "DRS PIT Snapshot Taken" announcement, unless one is scheduled or there are none.
+
+        The announcements run only while the clock has other work (they never keep a runtime busy on their own);
+        after an idle stretch they resume from the next snapshot (the ones taken meanwhile go unannounced: AWS
+        delivers its events best effort, and nothing in drwave consumes these).
+        """
+        if not self._pit_events or self._pit_timer is not None or not self._pit_due:
+            return
+        now = self._clock.now()
+        if self._pit_due[0][0] < now:  # idle meanwhile: skip what was taken while nothing ran
+            self._pit_due = [self._next_pit(sid, now) for _, sid, _ in self._pit_due]
+            heapq.heapify(self._pit_due)
+        self._pit_timer = self._clock.call_at(self._pit_due[0][0], self._announce_pit, PIT_SNAPSHOT_TIMER_LABEL)
+
+    def _next_pit(self, source_server_id: str, now: datetime) -> tuple[datetime, str, int]:
+        schedule = self._schedules[source_server_id]
+        snapshot = schedule.snapshot(schedule.next_index(now))
+        return snapshot.taken, source_server_id, snapshot.index
+
+    def _announce_pit(self) -> None:
+        """Clock callback: publish every PIT snapshot taken by now, then re-arm while the clock has other work."""
+        self._pit_timer = None
+        now = self._clock.now()
+        while self._pit_due and self._pit_due[0][0] <= now:
+            _, sid, index = heapq.heappop(self._pit_due)
+            schedule = self._schedules[sid]
+            if self._emit_event is not None:
+                self._emit_event(self._pit_snapshot_event(schedule.snapshot(index)))
+            upcoming = schedule.snapshot(index + 1)
+            heapq.heappush(self._pit_due, (upcoming.taken, sid, upcoming.index))
+        if self._clock.pending(ignore_labels=frozenset({PIT_SNAPSHOT_TIMER_LABEL, "tick"})):
+            self._arm_pit_announcements()
+
+    def _pit_snapshot_event(self, snapshot: PitSnapshot) -> dict[str, Any]:
+        """The EventBridge event DRS publishes when it takes a point-in-time snapshot (DRS User Guide, "PIT
+        Snapshot Taken"): the snapshot id and its EBS snapshot ids, comma-separated, on the source server."""
+        # Its own generator: announcing snapshots must not shift the ids of jobs and instances.
+        event_id = uuid.UUID(int=random.Random(f"{snapshot.snapshot_id}|event").getrandbits(128), version=4)
+        return {
+            "version": "0",
+            "id": str(event_id),
+            "detail-type": "DRS PIT Snapshot Taken",
+            "source": "aws.drs",
+            "account": self._account_id,
+            "time": snapshot.taken.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "region": self._region,
+            "resources": [self._source_server_arn(snapshot.source_server_id)],
+            "detail": {"DrsSnapshotID": snapshot.snapshot_id, "EbsSnapshotIDs": ",".join(snapshot.ebs_snapshots)},
+        }
 
     def _launch_result_event(self, job: SimulatedJob, run: ServerRun, event_id: str) -> dict[str, Any]:
         """The EventBridge event DRS publishes when one server's launch ends."""

@@ -60,6 +60,13 @@ class SnapshotSchedule:
         ebs = (f"snap-{rng.getrandbits(68):017x}",)
         return PitSnapshot(index, snapshot_id, self._sid, expected, taken, ebs)
 
+    def next_index(self, now: datetime) -> int:
+        """The index of the first snapshot not yet taken at `now`."""
+        if now < self._first:
+            return 0
+        last = int((now - self._first) / self._step)  # the newest whose expected time has come
+        return last if self.snapshot(last).taken > now else last + 1
+
     def taken_by(self, now: datetime) -> list[PitSnapshot]:
         """Every snapshot taken at or before `now`, oldest first."""
         if now < self._first:

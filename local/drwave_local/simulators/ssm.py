@@ -89,6 +89,12 @@ class SsmSimulator:
 
         return uninstall
 
+    def start(self, document: str, automation: bool) -> str:
+        """Send a document without moto (the prediction harness): its run id; it ends as its behaviour says."""
+        run_id = str(uuid.UUID(int=self._rng.getrandbits(128)))
+        self._finish_later(document, run_id, automation)
+        return run_id
+
     def _behaviour(self, document: str) -> ActionBehaviour:
         return self.behaviours.get(document, ActionBehaviour())
 
