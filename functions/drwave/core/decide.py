@@ -14,6 +14,7 @@ from typing import Any
 from drwave.core import messages as m
 from drwave.core import objectives
 from drwave.core.capacity import split_into_chunks
+from drwave.models.base import to_millis
 from drwave.models.events import (
     DrsJobStarted,
     EventDetail,
@@ -150,7 +151,7 @@ def decide(execution: Execution, message: m.Message, now: datetime) -> Decision:
     """Apply one message to an execution; the input is never mutated."""
     if execution.status.terminal:
         return Decision(execution)
-    ctx = _Ctx(execution, now)
+    ctx = _Ctx(execution, to_millis(now))  # what it records reads back equal: stores may keep it in memory
     _HANDLERS[type(message)](ctx, message)
     _refresh_status(ctx)
     if not ctx.changed:

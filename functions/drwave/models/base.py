@@ -12,7 +12,12 @@ from pydantic.alias_generators import to_camel
 def _as_utc(value: datetime) -> datetime:
     if value.tzinfo is None:
         raise ValueError("timestamps must carry a timezone (ISO 8601 ending in Z)")
-    return value.astimezone(UTC)
+    return to_millis(value.astimezone(UTC))
+
+
+def to_millis(value: datetime) -> datetime:
+    """The instant as stored: whole milliseconds, so a model in memory equals the same model read back."""
+    return value.replace(microsecond=value.microsecond // 1000 * 1000)
 
 
 def iso_z(value: datetime) -> str:
