@@ -37,7 +37,8 @@ LOG_PREFIX = "LOG#"
 TARGETS_PK = "TARGETS"
 MAX_TRANSACTION_ITEMS = 100  # TransactWriteItems
 CACHED_EXECUTIONS = 64  # executions a store (one per warm Lambda container) remembers
-# A decision that changes more servers of one chunk than this rewrites the chunk item instead of one item each.
+# A decision that changes more servers of one chunk than this (or than a third of a large chunk, at most 24) rewrites
+# the chunk item instead of one item each.
 SERVER_ITEMS_PER_CHUNK = 4
 # A definition's JSON within one DynamoDB item (400 KB for names and values together), with room for the rest.
 MAX_DOC_BYTES = 380_000
@@ -939,7 +940,8 @@ class _Layout:
             csk = _chunk_sk(wave.wave_id, chunk.index)
             fresh = not same_chunk or csk not in self.docs
             chunk_doc = chunk.model_dump_json(by_alias=True) if fresh else self.docs[csk]
-            if chunk_doc != self.docs.get(csk) or len(mine) > SERVER_ITEMS_PER_CHUNK:
+            # A server item is ~0.4 KB, a chunk's ~0.33 KB per server: past a third of the chunk, one item is cheaper.
+            if chunk_doc != self.docs.get(csk) or len(mine) > max(SERVER_ITEMS_PER_CHUNK, min(24, len(ids) // 3)):
                 self.docs[csk] = chunk_doc
                 servers = "[" + ",".join(wave.servers[sid].model_dump_json(by_alias=True) for sid in ids) + "]"
                 self.writes[csk] = _item(exe_id, csk, chunk_doc, version, servers={"S": servers})

@@ -1,0 +1,151 @@
+"""The execution's item layout: a launch result writes a few small items, and a store catches up from others' saves."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from drwave.adapters.store import ConcurrentUpdate, DynamoStore
+from drwave.core import messages as m
+from drwave.core.decide import decide
+from drwave.models.execution import Execution, ExecutionType, LaunchStatus, WaveState
+from drwave.models.plan import ProtectionGroup, RecoveryPlan, Wave
+
+T0 = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
+SERVERS = [f"s-{n:017d}" for n in range(250)]  # three DRS jobs: 100 + 100 + 50
+
+
+def launching() -> Execution:
+    """A drill whose one wave has its 250 servers resolved into three chunks, the first one started."""
+    group = ProtectionGroup(id="pg", name="All", source_server_ids=SERVERS)
+    plan = RecoveryPlan(id="plan-wide", name="Wide", waves=[Wave(id="all", protection_group_ids=["pg"])])
+    execution = Execution(
+        execution_id="exe-wide",
+        plan=plan,
+        protection_groups={"pg": group},
+        execution_type=ExecutionType.DRILL,
+        account_id="111122223333",
+        region="us-east-1",
+        created_at=T0,
+        waves={"all": WaveState(wave_id="all")},
+    )
+    for message in (
+        m.Start(),
+        m.ServersResolved("all", SERVERS),
+        m.ChunkStarting("all", 0, "t"),
+        m.ChunkStarted("all", 0, "drsjob-1"),
+    ):
+        execution = decide(execution, message, T0).execution
+    return execution
+
+
+class Calls:
+    """The DynamoDB calls a client makes, by operation, with their parameters."""
+
+    def __init__(self, client: Any) -> None:
+        self.seen: list[tuple[str, dict[str, Any]]] = []
+        client.meta.events.register("provide-client-params.dynamodb.*", self._record)
+
+    def _record(self, params: dict[str, Any], model: Any, **_: Any) -> None:
+        self.seen.append((model.name, params))
+
+    def clear(self) -> None:
+        self.seen.clear()
+
+    def names(self) -> list[str]:
+        return [name for name, _ in self.seen]
+
+    def written_sks(self) -> list[str]:
+        return sorted(
+            t["Put"]["Item"]["sk"]["S"]
+            for name, params in self.seen
+            if name == "TransactWriteItems"
+            for t in params["TransactItems"]
+        )
+
+
+TABLE = "drwave-it-state"  # the conftest's table
+
+
+@pytest.fixture
+def saved(store) -> tuple[DynamoStore, Execution]:
+    execution = launching()
+    assert store.create_execution(execution)
+    return store, execution
+
+
+def test_a_launch_result_writes_the_header_its_wave_one_server_item_and_the_decision_record(dynamodb, saved):
+    # GIVEN a 250-server wave whose first job runs, loaded once
+    store, _ = saved
+    calls = Calls(dynamodb)
+    loaded = store.load_execution("exe-wide")
+    assert loaded is not None
+    calls.clear()
+    # WHEN one launch result is decided and saved
+    decision = decide(loaded, m.ServerResult("drsjob-1", SERVERS[7], LaunchStatus.LAUNCHED), T0)
+    store.save_execution(decision.execution, events=decision.events, now=T0)
+    # THEN one transaction wrote four small items, whatever the wave's size
+    assert calls.names() == ["TransactWriteItems"]
+    assert calls.written_sks() == ["0000000001", f"SERVER#all#{SERVERS[7]}", "STATE", "WAVE#all"]
+    # AND loading it again reads only the header
+    calls.clear()
+    again = store.load_execution("exe-wide")
+    assert calls.names() == ["GetItem"]
+    assert again is not None and again.waves["all"].servers[SERVERS[7]].launch_status is LaunchStatus.LAUNCHED
+
+
+def test_another_store_catches_up_from_the_decision_records_without_reading_the_whole_execution(dynamodb, saved):
+    # GIVEN two stores (two Lambda containers) that both loaded the execution
+    mine, _ = saved
+    theirs = DynamoStore(dynamodb, TABLE)
+    first = theirs.load_execution("exe-wide")
+    assert first is not None and mine.load_execution("exe-wide") is not None
+    # WHEN the other one saves two launch results
+    for sid in SERVERS[:2]:
+        current = theirs.load_execution("exe-wide")
+        assert current is not None
+        decision = decide(current, m.ServerResult("drsjob-1", sid, LaunchStatus.LAUNCHED), T0)
+        theirs.save_execution(decision.execution, now=T0)
+    calls = Calls(dynamodb)
+    caught_up = mine.load_execution("exe-wide")
+    # THEN this store read the header, the decision records since its version and the two server items only
+    assert calls.names() == ["GetItem", "Query", "BatchGetItem"]
+    batch = calls.seen[2][1]["RequestItems"]
+    assert sorted(k["sk"]["S"] for t in batch.values() for k in t["Keys"]) == [
+        f"SERVER#all#{SERVERS[0]}",
+        f"SERVER#all#{SERVERS[1]}",
+        "WAVE#all",
+    ]
+    # AND what it loaded equals a fresh store's full read
+    fresh = DynamoStore(dynamodb, TABLE).load_execution("exe-wide")
+    assert caught_up == fresh
+    assert caught_up is not None and caught_up.version == 2
+
+
+def test_a_stale_copy_is_refused_without_writing_anything(dynamodb, saved):
+    # GIVEN a copy loaded before this store saved a newer version
+    store, _ = saved
+    stale = store.load_execution("exe-wide")
+    assert stale is not None
+    decision = decide(stale, m.ServerResult("drsjob-1", SERVERS[0], LaunchStatus.LAUNCHED), T0)
+    store.save_execution(decision.execution, now=T0)
+    calls = Calls(dynamodb)
+    # WHEN the stale copy is saved THEN ConcurrentUpdate, and no request was even sent
+    late = decide(stale, m.ServerResult("drsjob-1", SERVERS[1], LaunchStatus.LAUNCHED), T0)
+    with pytest.raises(ConcurrentUpdate):
+        store.save_execution(late.execution, now=T0)
+    assert calls.names() == []
+
+
+def test_a_change_made_in_place_instead_of_copied_is_caught_by_the_checks(saved, monkeypatch):
+    # GIVEN the suites' checks (DRWAVE_STORE_CHECKS=1) and a loaded execution changed in place, not copied on write
+    monkeypatch.setenv("DRWAVE_STORE_CHECKS", "1")
+    store, _ = saved
+    loaded = store.load_execution("exe-wide")
+    assert loaded is not None
+    loaded.waves["all"].servers[SERVERS[3]].error = "changed behind the store's back"
+    # WHEN it is saved THEN the store refuses: it would have skipped that server as unchanged
+    with pytest.raises(AssertionError, match="changed in place"):
+        store.save_execution(loaded, now=T0)
