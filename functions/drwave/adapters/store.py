@@ -994,14 +994,17 @@ def _check_copy_on_write(cached: _Cached, layout: _Layout, writes: dict[str, dic
             doc = f"{doc}|{json.loads(item['counts']['S'])}|{json.loads(item['jobIds']['S'])}"
         if stored is not None and stored != doc:
             raise AssertionError(f"{sk} changed in place (not copied on write): it would not be saved")
+    in_chunks = {
+        f"{sk.split('#', 2)[1]}#{sid}"
+        for sk, item in writes.items()
+        if sk.startswith("CHUNK#")
+        for sid in json.loads(item["doc"]["S"])["sourceServerIds"]
+    }
     for wave in layout.execution.waves.values():
         for sid, server in wave.servers.items():
             key = f"{wave.wave_id}#{sid}"
             before = (cached.servers or {}).get(key)
-            written = f"SERVER#{wave.wave_id}#{sid}" in writes or any(
-                sk.startswith(f"CHUNK#{wave.wave_id}#") and sid in json.loads(writes[sk]["doc"]["S"])["sourceServerIds"]
-                for sk in writes
-            )
+            written = f"SERVER#{wave.wave_id}#{sid}" in writes or key in in_chunks
             if before is not None and not written and before != server.model_dump_json(by_alias=True):
                 raise AssertionError(f"server {key} changed in place (not copied on write): it would not be saved")
 
