@@ -23,6 +23,7 @@ from drwave_local.bench.shapes import Shape, fan_out, suite
 from drwave_local.paths import ROOT
 from drwave_local.runtime.clock import VirtualClock
 from drwave_local.runtime.embedded import LocalRuntime, _timeline
+from drwave_local.runtime.fast_dynamodb import dynamodb_choice
 from drwave_local.simulators.drs import DrsSimulator, SimulatedSourceServer
 
 HOP_LATENCY = 0.25  # modelled seconds per EventBridge + Lambda hop (METRICS.md default)
@@ -94,7 +95,7 @@ def _action_seconds(shape: Shape) -> Callable[[str], float]:
 def run_ours(shape: Shape) -> dict[str, Any]:
     """The shape on drwave's engine in the local runtime."""
     wall = time.perf_counter()
-    with LocalRuntime(shape.environment, hop_latency=HOP_LATENCY) as rt:
+    with LocalRuntime(shape.environment, hop_latency=HOP_LATENCY, dynamodb=dynamodb_choice(default="fast")) as rt:
         for document in shape.plans:
             rt.install(document)
         meter = CapacityMeter()

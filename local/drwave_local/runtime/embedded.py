@@ -47,6 +47,7 @@ from drwave.models.execution import Execution, ExecutionType
 from drwave.models.plan import PlanDocument
 from drwave.models.recovery import RecoveryPoint
 from drwave_local.runtime.clock import VirtualClock
+from drwave_local.runtime.fast_dynamodb import dynamodb_choice, fast_dynamodb, fast_dynamodbstreams
 from drwave_local.runtime.moto_patches import fast_transactions
 from drwave_local.runtime.router import EventRouter, Faults, load_handler
 from drwave_local.runtime.scheduler import LocalTriggers
@@ -108,8 +109,12 @@ class LocalRuntime:
         template_path: Path = DEFAULT_TEMPLATE,
         log_path: Path | None = None,
         workflow: bool = False,
+        dynamodb: str | None = None,
     ) -> None:
         self.env = environment
+        # "moto": boto3 clients over moto's HTTP mock; "fast": the same moto backend called in-process (see
+        # fast_dynamodb). Unset: $DRWAVE_LOCAL_DYNAMODB, else moto. The CLI and the bench ask for fast.
+        self.dynamodb_kind = dynamodb_choice(dynamodb, default="moto")
         self.clock = VirtualClock()
         self.template = load_template(template_path)
         self._template_dir = template_path.parent
@@ -191,7 +196,9 @@ class LocalRuntime:
             {name: ActionBehaviour(a.duration_seconds, a.outcome) for name, a in env.actions.items()},
             seed=env.seed,
         )
-        dynamodb = self.dynamodb = session.client("dynamodb")
+        dynamodb = self.dynamodb = (
+            fast_dynamodb(session) if self.dynamodb_kind == "fast" else session.client("dynamodb")
+        )
         dynamodb.create_table(**self.template.create_table_kwargs(TABLE_NAME))
         self._open_streams(session)
         sns = session.client("sns")
@@ -427,8 +434,11 @@ class LocalRuntime:
         if not self._stream_routes:
             return
         # botocore sends stream calls to an account-based endpoint moto does not serve: pin the classic one.
-        self._streams = session.client(
-            "dynamodbstreams", endpoint_url=f"https://streams.dynamodb.{self.env.region}.amazonaws.com"
+        endpoint = f"https://streams.dynamodb.{self.env.region}.amazonaws.com"
+        self._streams = (
+            fast_dynamodbstreams(session, endpoint_url=endpoint)
+            if self.dynamodb_kind == "fast"
+            else session.client("dynamodbstreams", endpoint_url=endpoint)
         )
         self._stream_arn = self.dynamodb.describe_table(TableName=TABLE_NAME)["Table"]["LatestStreamArn"]
         shards = self._streams.describe_stream(StreamArn=self._stream_arn)["StreamDescription"]["Shards"]
