@@ -26,7 +26,7 @@ from drwave.models.execution import Execution, ExecutionStatus, ExecutionType, W
 from drwave.models.plan import ProtectionGroup, RecoveryPlan, Wave
 from drwave_local.bench.meter import CapacityMeter
 from drwave_local.runtime.fast_dynamodb import FastClient, dynamodb_choice, fast_dynamodb, fast_dynamodbstreams
-from drwave_local.runtime.moto_patches import fast_transactions
+from drwave_local.runtime.moto_patches import fast_queries, fast_transactions
 from drwave_local.runtime.template import load_template
 
 REGION = "us-east-1"
@@ -679,6 +679,19 @@ def test_the_choice_of_dynamodb(monkeypatch: pytest.MonkeyPatch):
     monkeypatch.setenv("DRWAVE_LOCAL_DYNAMODB", "sqlite")
     with pytest.raises(ValueError, match="fast, moto"):
         dynamodb_choice(default="fast")
+
+
+@pytest.mark.parametrize("script", [paging_script, store_script, transaction_script], ids=lambda s: s.__name__)
+def test_moto_answers_the_same_with_the_local_runtime_s_query_patch(script):
+    # The local runtime runs moto with fast_queries (a Query reads only its partition): same items, same order.
+    plain = both(script)
+    undo = fast_queries()
+    try:
+        patched = both(script)
+    finally:
+        undo()
+    assert_same({"moto": plain["moto"], "fast": patched["moto"]})
+    assert_same({"moto": plain["moto"], "fast": patched["fast"]})
 
 
 def test_a_ledger_reservation_round_trips():

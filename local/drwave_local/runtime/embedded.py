@@ -48,7 +48,7 @@ from drwave.models.plan import PlanDocument
 from drwave.models.recovery import RecoveryPoint
 from drwave_local.runtime.clock import VirtualClock
 from drwave_local.runtime.fast_dynamodb import dynamodb_choice, fast_dynamodb, fast_dynamodbstreams
-from drwave_local.runtime.moto_patches import fast_transactions
+from drwave_local.runtime.moto_patches import fast_queries, fast_transactions
 from drwave_local.runtime.router import EventRouter, Faults, load_handler
 from drwave_local.runtime.scheduler import LocalTriggers
 from drwave_local.runtime.template import DEFAULT_TEMPLATE, Route, StreamRoute, load_template
@@ -141,6 +141,7 @@ class LocalRuntime:
     def __enter__(self) -> LocalRuntime:
         self._mock.start()
         self._undo_fast_transactions = fast_transactions()
+        self._undo_fast_queries = fast_queries()
         self._uninstall_automation: Callable[[], None] = lambda: None
         try:
             self._start()
@@ -301,6 +302,7 @@ class LocalRuntime:
         if self.workflow is not None:
             self.workflow.__exit__()
         self._uninstall_automation()
+        self._undo_fast_queries()
         self._undo_fast_transactions()
         self._mock.stop()
 
