@@ -6,11 +6,13 @@ executions both ways in one session and compare everything the run leaves behind
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import pytest
 
 from drwave.models.execution import ExecutionStatus
+from drwave_local.runtime.fast_dynamodb import ENV_VAR, FastClient
 from drwave_local.runtime.router import Faults
 
 KINDS = ("moto", "fast")
@@ -65,3 +67,12 @@ def test_a_fan_out_with_a_failing_server_ends_the_same_on_both(scenario, run):
     outcomes = {kind: _run(scenario, kind, **run) for kind in KINDS}
     assert outcomes["fast"] == outcomes["moto"]
     assert outcomes["fast"]["execution"]["status"] != ExecutionStatus.RUNNING
+
+
+def test_the_suite_runs_on_the_dynamodb_it_was_asked_for(scenario, pytestconfig):
+    # `pytest --dynamodb=fast` (or $DRWAVE_LOCAL_DYNAMODB) reaches every LocalRuntime built without a choice.
+    scenario.plan("agree", {"id": "only", "servers": 1})
+    expected = pytestconfig.getoption("--dynamodb") or os.environ.get(ENV_VAR) or "moto"
+    with scenario.run() as rt:
+        assert rt.dynamodb_kind == expected
+        assert isinstance(rt.dynamodb, FastClient) == (expected == "fast")

@@ -398,10 +398,11 @@ class FastClient:
                 parsed = self._parse(model, model.output_shape, status, headers, body)
                 parsed["ResponseMetadata"]["RetryAttempts"] = 0
                 return status, parsed
-        shape = model.output_shape
-        # DynamoResult (dynamodb's) converts moto's items into new dicts for this response; others may share.
-        fresh = type(result).__name__ == "DynamoResult"
-        parsed = self._converters.result(shape, fresh)(result.result or {}) if shape is not None else {}
+            shape = model.output_shape
+            # DynamoResult (dynamodb's) converts moto's items into new dicts for this response; others may share
+            # what moto keeps (stream records): copied, under the lock.
+            fresh = type(result).__name__ == "DynamoResult"
+            parsed = self._converters.result(shape, fresh)(result.result or {}) if shape is not None else {}
         headers = {"server": "amazon.com", "x-amzn-requestid": request_id, "content-type": self._content_type}
         parsed["ResponseMetadata"] = {
             "RequestId": request_id,
