@@ -127,7 +127,7 @@ def _query_one_partition(query: Callable[..., Any]) -> Callable[..., Any]:
 def fast_queries() -> Callable[[], None]:
     """Install the partition-only Query and the cached sort keys in moto's DynamoDB tables; returns the undo."""
     all_items, query = Table.all_items, Table.query
-    Table.all_items = _all_items  # type: ignore[method-assign]
+    Table.all_items = _all_items  # type: ignore[method-assign,assignment]
     Table.query = _query_one_partition(query)  # type: ignore[method-assign]
 
     def undo() -> None:
