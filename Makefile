@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo serve test bench lint unit scenario console browser chromium clean
+.PHONY: demo serve test bench lint unit scenario scenario-fast console browser chromium clean
 
 # One line of set-up on the console; pip's own output goes to $(VENV)/install.log (shown only if it fails).
 $(STAMP): pyproject.toml
@@ -46,6 +46,11 @@ unit: $(STAMP)
 
 scenario: $(STAMP)
 	$(BIN)/python -m pytest tests/scenario
+
+# The scenario and property suites again on the local runtime's fast DynamoDB client (the same moto backend, called
+# in-process: local/drwave_local/runtime/fast_dynamodb.py); `make scenario` and `make test` use moto over botocore.
+scenario-fast: $(STAMP)
+	$(BIN)/python -m pytest --dynamodb=fast tests/scenario tests/property
 
 lint: $(STAMP)
 	$(BIN)/ruff check functions local tests
