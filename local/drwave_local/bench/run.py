@@ -132,6 +132,7 @@ def run_ours(shape: Shape) -> dict[str, Any]:
             },
             "cost": _cost(transitions, invocations, custom_events, meter.write_units, meter.read_units),
             "wallSeconds": wall,
+            "dynamodb": rt.dynamodb_kind,  # which store the local runtime used (fast_dynamodb or moto over botocore)
             "eventsPerSecond": invocations / wall if wall else math.nan,
             "notes": [],
         }
@@ -260,7 +261,10 @@ def report_shape(shape: Shape, ours: dict[str, Any], base: dict[str, Any], ideal
     out(f"   DRS calls, poll-baseline: {_fmt_calls(base['drsCalls'])}")
     for label, units in (("drwave", ours["units"]), ("poll-baseline", base["units"])):
         out(f"   units, {label}: " + ", ".join(f"{k} {v:,}" for k, v in units.items()))
-    out(f"   engine wall time {ours['wallSeconds']:.2f} s, {ours['eventsPerSecond']:.0f} handler invocations/s")
+    out(
+        f"   engine wall time {ours['wallSeconds']:.2f} s, {ours['eventsPerSecond']:.0f} handler invocations/s"
+        f" (DynamoDB: {ours['dynamodb']})"
+    )
     for note in base["notes"][:3]:
         out(f"   baseline breaks: {note}")
     if set(base["statuses"]) != {"COMPLETED"}:
