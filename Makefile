@@ -4,7 +4,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: demo serve test bench lint unit scenario console deploy-console browser chromium clean
+.PHONY: demo serve test bench lint unit scenario scenario-fast console deploy-console browser chromium clean
 
 # One line of set-up on the console; pip's own output goes to $(VENV)/install.log (shown only if it fails).
 $(STAMP): pyproject.toml
@@ -45,7 +45,13 @@ unit: $(STAMP)
 	$(BIN)/python -m pytest tests/unit
 
 scenario: $(STAMP)
-	$(BIN)/python -m pytest tests/scenario
+	$(BIN)/python -m pytest --dynamodb=moto tests/scenario tests/property
+
+# `make test` runs the scenario and property suites on the local runtime's fast DynamoDB client (the same moto
+# backend, called in-process: local/drwave_local/runtime/fast_dynamodb.py); `make scenario` runs them on moto over
+# botocore, and `make scenario-fast` on the fast client alone.
+scenario-fast: $(STAMP)
+	$(BIN)/python -m pytest --dynamodb=fast tests/scenario tests/property
 
 lint: $(STAMP)
 	$(BIN)/ruff check functions local tests

@@ -127,10 +127,15 @@ class ScenarioBuilder:
         faults: Faults | None = None,
         limits: DrsLimits | None = None,
         lose_launch_results: float = 0.0,
+        dynamodb: str | None = None,
     ) -> Iterator[LocalRuntime]:
-        """A started LocalRuntime with every declared plan installed."""
+        """A started LocalRuntime with every declared plan installed (DynamoDB: `dynamodb`, else --dynamodb)."""
         with LocalRuntime(
-            self.environment(), faults=faults, limits=limits, lose_launch_results=lose_launch_results
+            self.environment(),
+            faults=faults,
+            limits=limits,
+            lose_launch_results=lose_launch_results,
+            dynamodb=dynamodb,
         ) as runtime:
             for document in self.documents:
                 runtime.install(document)

@@ -25,6 +25,7 @@ from drwave_local.bench.shapes import Shape, fan_out, suite
 from drwave_local.paths import ROOT
 from drwave_local.runtime.clock import VirtualClock
 from drwave_local.runtime.embedded import LocalRuntime, _timeline
+from drwave_local.runtime.fast_dynamodb import dynamodb_choice
 from drwave_local.simulators.drs import DrsSimulator, SimulatedSourceServer
 
 HOP_LATENCY = 0.25  # modelled seconds per EventBridge + Lambda hop (METRICS.md default)
@@ -124,6 +125,7 @@ def run_ours(
         hop_latency=hop_latency,
         drs_event_delay_seconds=drs_event_delay,
         drs_event_loss=drs_event_loss,
+        dynamodb=dynamodb_choice(default="fast"),
     ) as rt:
         for document in shape.plans:
             rt.install(document)
@@ -166,6 +168,7 @@ def run_ours(
             "lostDrsEvents": rt.drs_events_lost,
             "cost": _cost(transitions, invocations, custom_events, meter.write_units, meter.read_units),
             "wallSeconds": wall,
+            "dynamodb": rt.dynamodb_kind,  # which store the local runtime used (fast_dynamodb or moto over botocore)
             "eventsPerSecond": invocations / wall if wall else math.nan,
             "notes": [],
         }
@@ -377,7 +380,7 @@ def report_shape(shape: Shape, ours: dict[str, Any], base: dict[str, Any], ideal
     )
     out(
         f"   engine wall time {ours['wallSeconds']:.2f} s (rehearsal only), "
-        f"{ours['eventsPerSecond']:.0f} handler invocations/s"
+        f"{ours['eventsPerSecond']:.0f} handler invocations/s (DynamoDB: {ours['dynamodb']})"
     )
     for note in base["notes"][:3]:
         out(f"   baseline breaks: {note}")

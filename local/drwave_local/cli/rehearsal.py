@@ -22,6 +22,7 @@ from drwave.models.recovery import RecoveryPoint, RecoveryPointMode
 from drwave_local.cli.progress import ProgressPrinter
 from drwave_local.cli.report import build_report, summary_table
 from drwave_local.runtime.embedded import LocalRuntime
+from drwave_local.runtime.fast_dynamodb import dynamodb_choice
 from drwave_local.runtime.invariants import check_invariants
 from drwave_local.runtime.router import Faults
 from drwave_local.simulators.environment import (
@@ -72,7 +73,11 @@ def rehearse(
     hostnames = {s.id: s.hostname for s in environment.source_servers if s.hostname}
     wall_start = time.perf_counter()
     runtime = LocalRuntime(
-        environment, faults=options.faults, lose_launch_results=options.lose_launch_results, log_path=options.log_path
+        environment,
+        faults=options.faults,
+        lose_launch_results=options.lose_launch_results,
+        log_path=options.log_path,
+        dynamodb=dynamodb_choice(default="fast"),
     )
     with runtime:
         runtime.install(document)

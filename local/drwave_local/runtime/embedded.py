@@ -47,7 +47,8 @@ from drwave.models.execution import Execution, ExecutionType
 from drwave.models.plan import PlanDocument
 from drwave.models.recovery import RecoveryPoint
 from drwave_local.runtime.clock import VirtualClock
-from drwave_local.runtime.moto_patches import fast_transactions, stream_releaser
+from drwave_local.runtime.fast_dynamodb import dynamodb_choice, fast_dynamodb, fast_dynamodbstreams
+from drwave_local.runtime.moto_patches import fast_queries, fast_transactions, stream_releaser
 from drwave_local.runtime.router import EventRouter, Faults, load_handler
 from drwave_local.runtime.scheduler import LocalTriggers
 from drwave_local.runtime.template import DEFAULT_TEMPLATE, Route, StreamRoute, load_template
@@ -117,8 +118,12 @@ class LocalRuntime:
         template_path: Path = DEFAULT_TEMPLATE,
         log_path: Path | None = None,
         workflow: bool = False,
+        dynamodb: str | None = None,
     ) -> None:
         self.env = environment
+        # "moto": boto3 clients over moto's HTTP mock; "fast": the same moto backend called in-process (see
+        # fast_dynamodb). Unset: $DRWAVE_LOCAL_DYNAMODB, else moto. The CLI and the bench ask for fast.
+        self.dynamodb_kind = dynamodb_choice(dynamodb, default="moto")
         self.clock = VirtualClock()
         self.template = load_template(template_path)
         self._template_dir = template_path.parent
@@ -152,6 +157,7 @@ class LocalRuntime:
     def __enter__(self) -> LocalRuntime:
         self._mock.start()
         self._undo_fast_transactions = fast_transactions()
+        self._undo_fast_queries = fast_queries()
         self._uninstall_automation: Callable[[], None] = lambda: None
         try:
             self._start()
@@ -207,7 +213,9 @@ class LocalRuntime:
             {name: ActionBehaviour(a.duration_seconds, a.outcome) for name, a in env.actions.items()},
             seed=env.seed,
         )
-        dynamodb = self.dynamodb = session.client("dynamodb")
+        dynamodb = self.dynamodb = (
+            fast_dynamodb(session) if self.dynamodb_kind == "fast" else session.client("dynamodb")
+        )
         dynamodb.create_table(**self.template.create_table_kwargs(TABLE_NAME))
         self._open_streams(session)
         sns = session.client("sns")
@@ -322,6 +330,7 @@ class LocalRuntime:
         if self.workflow is not None:
             self.workflow.__exit__()
         self._uninstall_automation()
+        self._undo_fast_queries()
         self._undo_fast_transactions()
         self._mock.stop()
 
@@ -460,8 +469,11 @@ class LocalRuntime:
         if not self._stream_routes:
             return
         # botocore sends stream calls to an account-based endpoint moto does not serve: pin the classic one.
-        self._streams = session.client(
-            "dynamodbstreams", endpoint_url=f"https://streams.dynamodb.{self.env.region}.amazonaws.com"
+        endpoint = f"https://streams.dynamodb.{self.env.region}.amazonaws.com"
+        self._streams = (
+            fast_dynamodbstreams(session, endpoint_url=endpoint)
+            if self.dynamodb_kind == "fast"
+            else session.client("dynamodbstreams", endpoint_url=endpoint)
         )
         self._stream_arn = self.dynamodb.describe_table(TableName=TABLE_NAME)["Table"]["LatestStreamArn"]
         self._release_stream = stream_releaser(TABLE_NAME, self.env.region)

@@ -3,6 +3,10 @@
 moto's TransactWriteItems backs up a table by deep-copying it, stream records included, once per
 item in the transaction: a rehearsal of a 1,000-server plan spent most of its time there. A shallow
 snapshot gives the same rollback, because put and delete replace stored items rather than mutate them.
+
+moto's Query sorts the whole table (every partition, with DynamoType comparisons that re-cast both sides
+each time) before it keeps the one partition asked for: `fast_queries` hands it that partition alone and
+sorts with each item's key cast once. The items and their order are the same.
 """
 
 from __future__ import annotations
@@ -14,7 +18,11 @@ from types import SimpleNamespace
 from typing import Any
 
 import moto.dynamodb.models as dynamodb_models
+from moto.dynamodb.models.dynamo_type import Item
 from moto.dynamodb.models.table import Table
+
+_PARTITION = "_drwave_partition"  # set on a table for the duration of one Query of the table itself
+_SORT_KEY = "_drwave_sort_key"  # cached on an item: its key attributes never change while it is stored
 
 
 def _snapshot(table: Table) -> Table:
@@ -101,3 +109,58 @@ def stream_releaser(table_name: str, region: str) -> Callable[[str, int | None],
         return max(dropped, 0)
 
     return release
+
+
+def _sort_key(item: Item) -> Any:
+    """The order of moto's `(hash_key, range_key)` DynamoType tuples, each side cast once and cached on the item."""
+    cached = item.__dict__.get(_SORT_KEY)
+    if cached is None:
+        # Same expression as Table.all_items; DynamoType == and < compare cast values (keys have one type each).
+        cached = (item.hash_key.cast_value, item.range_key.cast_value) if item.range_key else item.hash_key.cast_value
+        item.__dict__[_SORT_KEY] = cached
+    return cached
+
+
+def _all_items(table: Table) -> list[Item]:
+    """Table.all_items, or only the partition being queried, sorted the same way."""
+    items: list[Item] = []
+    partition = table.__dict__.get(_PARTITION, table.items)
+    hash_sets = [partition] if partition is not table.items else table.items.values()
+    for hash_set in hash_sets:
+        if hash_set is None:
+            continue
+        if table.range_key_attr:
+            items.extend(hash_set.values())
+        else:
+            items.append(hash_set)
+    return sorted(items, key=_sort_key)
+
+
+def _query_one_partition(query: Callable[..., Any]) -> Callable[..., Any]:
+    """A Query of the table (not of an index) keeps only items whose hash key equals the one asked for: the
+    partition stored under that key, which is all `_all_items` yields while the query runs."""
+
+    def table_query(table: Table, hash_key: Any, *args: Any, **kwargs: Any) -> Any:
+        index_name = args[6] if len(args) > 6 else kwargs.get("index_name")  # moto passes it 8th, positionally
+        if index_name or hash_key is None or _PARTITION in table.__dict__ or not table.range_key_attr:
+            return query(table, hash_key, *args, **kwargs)
+        table.__dict__[_PARTITION] = table.items.get(hash_key)  # get: the defaultdict must not grow a partition
+        try:
+            return query(table, hash_key, *args, **kwargs)
+        finally:
+            del table.__dict__[_PARTITION]
+
+    return table_query
+
+
+def fast_queries() -> Callable[[], None]:
+    """Install the partition-only Query and the cached sort keys in moto's DynamoDB tables; returns the undo."""
+    all_items, query = Table.all_items, Table.query
+    Table.all_items = _all_items  # type: ignore[method-assign,assignment]
+    Table.query = _query_one_partition(query)  # type: ignore[method-assign]
+
+    def undo() -> None:
+        Table.all_items = all_items  # type: ignore[method-assign]
+        Table.query = query  # type: ignore[method-assign]
+
+    return undo

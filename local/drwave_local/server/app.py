@@ -165,8 +165,11 @@ class LocalStack:
         self.environment = load_environment(options.environment)
         self.document = load_plan_document(options.plan) if options.plan else None
         from drwave_local.runtime.embedded import LocalRuntime  # noqa: PLC0415 - moto loads only when the stack starts
+        from drwave_local.runtime.fast_dynamodb import dynamodb_choice  # noqa: PLC0415 - as above
 
-        self.runtime: LocalRuntime = LocalRuntime(self.environment, log_path=options.log_path)
+        self.runtime: LocalRuntime = LocalRuntime(
+            self.environment, log_path=options.log_path, dynamodb=dynamodb_choice(default="fast")
+        )
         self.server: _Server | None = None
 
     @property
