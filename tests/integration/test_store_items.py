@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from typing import Any
 
@@ -149,3 +150,40 @@ def test_a_change_made_in_place_instead_of_copied_is_caught_by_the_checks(saved,
     # WHEN it is saved THEN the store refuses: it would have skipped that server as unchanged
     with pytest.raises(AssertionError, match="changed in place"):
         store.save_execution(loaded, now=T0)
+
+
+def test_a_3000_server_wave_is_stored_in_items_far_below_the_400_kb_limit(dynamodb, store):
+    # GIVEN a wave as wide as DRS allows, its 3,000 servers resolved into 30 jobs and every job started
+    wide = [f"s-{n:017d}" for n in range(3000)]
+    group = ProtectionGroup(id="pg", name="All", source_server_ids=wide)
+    plan = RecoveryPlan(id="plan-3000", name="Wide", waves=[Wave(id="all", protection_group_ids=["pg"])])
+    execution = Execution(
+        execution_id="exe-3000",
+        plan=plan,
+        protection_groups={"pg": group},
+        execution_type=ExecutionType.DRILL,
+        account_id="111122223333",
+        region="us-east-1",
+        created_at=T0,
+        waves={"all": WaveState(wave_id="all")},
+    )
+    store.create_execution(execution)
+    messages: list[m.Message] = [m.Start(), m.ServersResolved("all", wide)]
+    messages += [
+        msg for i in range(30) for msg in (m.ChunkStarting("all", i, f"t{i}"), m.ChunkStarted("all", i, f"j{i}"))
+    ]
+    for message in messages:
+        loaded = store.load_execution("exe-3000")
+        assert loaded is not None
+        decision = decide(loaded, message, T0)
+        store.save_execution(decision.execution, events=decision.events, now=T0)
+    # WHEN its items are read
+    items = store.execution_items("exe-3000", "")
+    # THEN there are 30 chunk items and none of the state items reaches a tenth of DynamoDB's 400 KB
+    assert sum(i["sk"]["S"].startswith("CHUNK#") for i in items) == 30
+    sizes = {i["sk"]["S"]: len(json.dumps(i)) for i in items if i["sk"]["S"] != "SNAPSHOT"}
+    assert max(sizes.values()) < 40_000, max(sizes.items(), key=lambda kv: kv[1])
+    # AND it loads back whole and equal from a fresh store
+    fresh = DynamoStore(dynamodb, TABLE).load_execution("exe-3000")
+    assert fresh is not None and fresh == store.load_execution("exe-3000")
+    assert len(fresh.waves["all"].servers) == 3000

@@ -470,8 +470,13 @@ def shared_server_schedules(draw: st.DrawFn) -> Schedule:
 @st.composite
 def timing_free_schedules(draw: st.DrawFn, max_waves: int = 5) -> Schedule:
     """One plan whose fault-free outcome has no timing-dependent branch (no gates, actions, pauses, cancels or
-    DRS refusal bursts), under heavy faults that always include crashes after a save and refused PutEvents."""
+    DRS refusal bursts), under heavy faults that always include crashes after a save and refused PutEvents.
+
+    Every wave's failure policy is CONTINUE: under STOP, whether an independent branch's next wave opened before
+    another branch failed and halted the execution depends on timing, which faults (crashes, retries) shift.
+    """
     plan = draw(plans(max_waves=max_waves, extras=False))
+    plan = replace(plan, waves=tuple(replace(w, policy="CONTINUE") for w in plan.waves))
     numbers = sorted({n for w in plan.waves for n in w.servers})
     fleet = draw(servers(1, len(numbers)))
     mix = draw(fault_mixes())
