@@ -92,7 +92,7 @@ REFUSALS_THEN_CANCEL = Schedule(
 )
 
 
-@settings(max_examples=180, deadline=None, suppress_health_check=SLOW_OK)
+@settings(max_examples=360, deadline=None, suppress_health_check=SLOW_OK)
 @example(schedule=CRASH_AFTER_START_RECOVERY)
 @example(schedule=REFUSALS_THEN_CANCEL)
 @given(schedule=single_plan_schedules())
@@ -121,7 +121,7 @@ TICK_RACE = Schedule(
 )
 
 
-@settings(max_examples=45, deadline=None, suppress_health_check=SLOW_OK)
+@settings(max_examples=90, deadline=None, suppress_health_check=SLOW_OK)
 @example(schedule=TICK_RACE)
 @given(schedule=shared_server_schedules())
 def test_two_executions_sharing_servers_never_put_a_server_in_two_jobs(schedule: Schedule) -> None:
@@ -246,7 +246,7 @@ HEAVY_FAULTS = Schedule(
 )
 
 
-@settings(max_examples=30, deadline=None, suppress_health_check=SLOW_OK)
+@settings(max_examples=60, deadline=None, suppress_health_check=SLOW_OK)
 @example(schedule=HEAVY_FAULTS)
 @given(schedule=timing_free_schedules())
 def test_crashes_after_saves_and_refused_publishes_do_not_change_the_outcome(schedule: Schedule) -> None:
