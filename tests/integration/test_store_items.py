@@ -18,12 +18,12 @@ T0 = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
 SERVERS = [f"s-{n:017d}" for n in range(250)]  # three DRS jobs: 100 + 100 + 50
 
 
-def launching() -> Execution:
-    """A drill whose one wave has its 250 servers resolved into three chunks, the first one started."""
-    group = ProtectionGroup(id="pg", name="All", source_server_ids=SERVERS)
-    plan = RecoveryPlan(id="plan-wide", name="Wide", waves=[Wave(id="all", protection_group_ids=["pg"])])
-    execution = Execution(
-        execution_id="exe-wide",
+def new_execution(execution_id: str, servers: list[str]) -> Execution:
+    """A drill of one wave over these servers, not started."""
+    group = ProtectionGroup(id="pg", name="All", source_server_ids=servers)
+    plan = RecoveryPlan(id=f"plan-{execution_id}", name="Wide", waves=[Wave(id="all", protection_group_ids=["pg"])])
+    return Execution(
+        execution_id=execution_id,
         plan=plan,
         protection_groups={"pg": group},
         execution_type=ExecutionType.DRILL,
@@ -32,6 +32,11 @@ def launching() -> Execution:
         created_at=T0,
         waves={"all": WaveState(wave_id="all")},
     )
+
+
+def launching() -> Execution:
+    """A drill whose one wave has its 250 servers resolved into three chunks, the first one started."""
+    execution = new_execution("exe-wide", SERVERS)
     for message in (
         m.Start(),
         m.ServersResolved("all", SERVERS),
@@ -155,18 +160,7 @@ def test_a_change_made_in_place_instead_of_copied_is_caught_by_the_checks(saved,
 def test_a_3000_server_wave_is_stored_in_items_far_below_the_400_kb_limit(dynamodb, store):
     # GIVEN a wave as wide as DRS allows, its 3,000 servers resolved into 30 jobs and every job started
     wide = [f"s-{n:017d}" for n in range(3000)]
-    group = ProtectionGroup(id="pg", name="All", source_server_ids=wide)
-    plan = RecoveryPlan(id="plan-3000", name="Wide", waves=[Wave(id="all", protection_group_ids=["pg"])])
-    execution = Execution(
-        execution_id="exe-3000",
-        plan=plan,
-        protection_groups={"pg": group},
-        execution_type=ExecutionType.DRILL,
-        account_id="111122223333",
-        region="us-east-1",
-        created_at=T0,
-        waves={"all": WaveState(wave_id="all")},
-    )
+    execution = new_execution("exe-3000", wide)
     store.create_execution(execution)
     messages: list[m.Message] = [m.Start(), m.ServersResolved("all", wide)]
     messages += [
