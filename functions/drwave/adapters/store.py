@@ -272,7 +272,7 @@ class DynamoStore:
         base = execution.model_copy(deep=True)
         base.timeline = []
         layout = _Layout.of(base, execution.version)
-        writes = layout.all_items()
+        writes = layout.writes  # without a base: every wave and chunk item
         items = [
             {
                 "Put": {
@@ -360,7 +360,7 @@ class DynamoStore:
         if cached is not None and cached.version > execution.version:
             raise ConcurrentUpdate(execution_id)  # we have seen a newer save: the condition below cannot hold
         layout = _Layout.of(execution, new_version, cached if cached and cached.version == execution.version else None)
-        writes = layout.changed_items()
+        writes = layout.writes  # the items that differ from the base
         if self._checks and cached is not None and cached.version == execution.version:
             _check_copy_on_write(cached, layout, writes)
         header = {
@@ -447,8 +447,7 @@ class DynamoStore:
         fetched = self._batch_get(f"EXEC#{execution_id}", changed)
         old = cached.execution
         doc = {**json.loads(header["doc"]["S"]), "plan": old.plan, "protectionGroups": old.protection_groups}
-        execution = Execution.model_validate({**doc, "waves": {}})
-        execution.plan, execution.protection_groups = old.plan, old.protection_groups
+        execution = Execution.model_validate({**doc, "waves": {}})  # the snapshot's models are taken as they are
         execution.version = version
         execution.waves = dict(old.waves)
         by_wave: dict[str, list[dict[str, Any]]] = {}
@@ -955,14 +954,6 @@ class _Layout:
             ssk = f"SERVER#{wave.wave_id}#{sid}"
             doc = wave.servers[sid].model_dump_json(by_alias=True)
             self.writes[ssk] = _item(exe_id, ssk, doc, version, chunk={"N": "-1"})
-
-    def all_items(self) -> dict[str, dict[str, Any]]:
-        """Every wave and chunk item (a new execution)."""
-        return self.writes
-
-    def changed_items(self) -> dict[str, dict[str, Any]]:
-        """The items that differ from the base (all of them without one)."""
-        return self.writes
 
     def progress(self) -> dict[str, Any]:
         """The counts the status summary shows, kept on the header so that projecting it reads nothing."""
