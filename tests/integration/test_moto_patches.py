@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import boto3
@@ -12,7 +12,7 @@ from moto import mock_aws
 from moto.core import DEFAULT_ACCOUNT_ID
 from moto.dynamodb.models import dynamodb_backends
 
-from drwave_local.runtime.moto_patches import fast_transactions, stream_releaser
+from drwave_local.runtime.moto_patches import fast_queries, fast_transactions, stream_releaser
 
 
 @pytest.fixture
@@ -83,3 +83,53 @@ def test_a_released_stream_forgets_what_was_read_and_keeps_numbering_new_records
     later = streams.get_records(ShardIterator=page["NextShardIterator"])
     assert keys(later) == ["three"]
     assert int(later["Records"][0]["dynamodb"]["SequenceNumber"]) == last + 1
+
+
+def test_a_remembered_condition_is_judged_with_each_call_s_own_values():
+    # GIVEN moto with the remembered condition parses and an item at version 4
+    with mock_aws():
+        undo = fast_queries()
+        try:
+            db = boto3.client("dynamodb", region_name="us-east-1")
+            db.create_table(
+                TableName="v",
+                AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+                KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+                BillingMode="PAY_PER_REQUEST",
+            )
+
+            def put(version: int, condition: str = "attribute_not_exists(pk) OR #v < :v") -> bool:
+                try:
+                    db.put_item(
+                        TableName="v",
+                        Item={"pk": {"S": "a"}, "v": {"N": str(version)}},
+                        ConditionExpression=condition,
+                        ExpressionAttributeNames={"#v": "v"},
+                        ExpressionAttributeValues={":v": {"N": str(version)}},
+                    )
+                except ClientError as err:
+                    assert err.response["Error"]["Code"] == "ConditionalCheckFailedException"
+                    return False
+                return True
+
+            # WHEN the same expression is sent with newer, older and equal values
+            outcomes = [put(4), put(6), put(5), put(6), put(7)]
+
+            # THEN each is judged on its own value, and a malformed one is refused every time, not remembered
+            assert outcomes == [True, True, False, False, True]
+            stored = db.get_item(TableName="v", Key={"pk": {"S": "a"}})["Item"]["v"]["N"]
+            assert stored == "7"
+            bad = "attribute_not_exists(pk) OR OR #v < :v"
+            refusals = [_refusal(lambda: put(8, bad)) for _ in range(2)]
+        finally:
+            undo()
+        assert refusals == [_refusal(lambda: put(8, bad))] * 2  # as plain moto refuses it
+        assert refusals[0] != "accepted"
+
+
+def _refusal(call: Callable[[], object]) -> str:
+    try:
+        call()
+    except Exception as err:  # whatever moto raises is what is compared
+        return f"{type(err).__name__}: {err}"
+    return "accepted"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import heapq
 import itertools
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -18,16 +19,20 @@ class _Timer:
     callback: Callable[[], None] = field(compare=False)
     label: str = field(compare=False, default="")
     cancelled: bool = field(compare=False, default=False)
+    ran: bool = field(compare=False, default=False)
 
 
 class TimerHandle:
     """Lets the owner of a scheduled callback cancel it."""
 
-    def __init__(self, timer: _Timer) -> None:
+    def __init__(self, timer: _Timer, live: Counter[str]) -> None:
         self._timer = timer
+        self._live = live
 
     def cancel(self) -> None:
         """Cancel the callback; a no-op if it already ran."""
+        if not (self._timer.cancelled or self._timer.ran):
+            self._live[self._timer.label] -= 1
         self._timer.cancelled = True
 
     @property
@@ -45,6 +50,9 @@ class VirtualClock:
         self._now = start
         self._queue: list[_Timer] = []
         self._seq = itertools.count()
+        # Live (scheduled, not cancelled, not run) callbacks by label: `pending` is asked after every step, and
+        # a rehearsal holds a timer per server in flight, so counting the queue each time was quadratic.
+        self._live: Counter[str] = Counter()
 
     def now(self) -> datetime:
         """Current virtual time (UTC)."""
@@ -54,7 +62,8 @@ class VirtualClock:
         """Schedule `callback` at virtual time `when` (never earlier than now)."""
         timer = _Timer(max(when, self._now), next(self._seq), callback, label)
         heapq.heappush(self._queue, timer)
-        return TimerHandle(timer)
+        self._live[label] += 1
+        return TimerHandle(timer, self._live)
 
     def call_later(self, delay_seconds: float, callback: Callable[[], None], label: str = "") -> TimerHandle:
         """Schedule `callback` after `delay_seconds` of virtual time."""
@@ -62,7 +71,7 @@ class VirtualClock:
 
     def pending(self, ignore_labels: frozenset[str] = frozenset()) -> int:
         """Number of live callbacks, not counting those whose label is ignored."""
-        return sum(1 for t in self._queue if not t.cancelled and t.label not in ignore_labels)
+        return self._live.total() - sum(self._live[label] for label in ignore_labels)
 
     def next_due(self) -> datetime | None:
         """When the next live callback is due, or None when idle."""
@@ -75,6 +84,8 @@ class VirtualClock:
         if not self._queue:
             return False
         timer = heapq.heappop(self._queue)
+        timer.ran = True
+        self._live[timer.label] -= 1
         self._now = timer.when
         timer.callback()
         return True

@@ -17,11 +17,14 @@ from types import SimpleNamespace
 from typing import Any
 
 import moto.dynamodb.models as dynamodb_models
+from moto.dynamodb.comparisons import ConditionExpressionParser
 from moto.dynamodb.models.dynamo_type import DynamoType, Item
 from moto.dynamodb.models.table import Table
 
 _PARTITION = "_drwave_partition"  # set on a table for the duration of one Query of the table itself
 _SORT_KEY = "_drwave_sort_key"  # cached on an item: its key attributes never change while it is stored
+_PARSED_LIMIT = 1024  # distinct condition expressions remembered (drwave writes a few dozen)
+_INDEX_KEYS = "_drwave_index_keys"  # set on a table for the duration of one Query of an index: its hash key names
 
 
 def _no_copy(value: Any, memo: dict[int, Any] | None = None) -> Any:
@@ -144,8 +147,16 @@ def _sort_key(item: Item) -> Any:
 
 
 def _all_items(table: Table) -> list[Item]:
-    """Table.all_items, or only the partition being queried, sorted the same way."""
+    """Table.all_items, or only the partition being queried, sorted the same way; while an index is queried, only
+    the items the index holds (those with its hash key attributes), unsorted: the query sorts its results itself."""
     items: list[Item] = []
+    index_keys = table.__dict__.get(_INDEX_KEYS)
+    if index_keys is not None:
+        for hash_set in table.items.values():
+            for item in hash_set.values() if table.range_key_attr else [hash_set]:
+                if all(key in item.attrs for key in index_keys):
+                    items.append(item)
+        return items
     partition = table.__dict__.get(_PARTITION, table.items)
     hash_sets = [partition] if partition is not table.items else table.items.values()
     for hash_set in hash_sets:
@@ -164,6 +175,15 @@ def _query_one_partition(query: Callable[..., Any]) -> Callable[..., Any]:
 
     def table_query(table: Table, hash_key: Any, *args: Any, **kwargs: Any) -> Any:
         index_name = args[6] if len(args) > 6 else kwargs.get("index_name")  # moto passes it 8th, positionally
+        if index_name and _INDEX_KEYS not in table.__dict__:
+            index = next((i for i in table.all_indexes() if i.name == index_name), None)
+            if index is None:
+                return query(table, hash_key, *args, **kwargs)  # moto's own error for an unknown index
+            table.__dict__[_INDEX_KEYS] = [k["AttributeName"] for k in index.schema if k["KeyType"] == "HASH"]
+            try:
+                return query(table, hash_key, *args, **kwargs)
+            finally:
+                del table.__dict__[_INDEX_KEYS]
         if index_name or hash_key is None or _PARTITION in table.__dict__ or not table.range_key_attr:
             return query(table, hash_key, *args, **kwargs)
         table.__dict__[_PARTITION] = table.items.get(hash_key)  # get: the defaultdict must not grow a partition
@@ -175,14 +195,63 @@ def _query_one_partition(query: Callable[..., Any]) -> Callable[..., Any]:
     return table_query
 
 
+def _with_values(node: Any, values: dict[str, Any]) -> Any:
+    """A parsed condition tree with this call's expression attribute values in its value nodes."""
+    if node.kind == ConditionExpressionParser.Kind.EXPRESSION_ATTRIBUTE_VALUE:
+        return node._replace(value=values[node.text])
+    if not node.children:
+        return node
+    return node._replace(children=[_with_values(child, values) for child in node.children])
+
+
+def _parsed_once(parse: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """moto's condition parser, remembered per expression, names and the set of value names.
+
+    The tree moto builds depends on those alone; the values only fill its value nodes (the passes after the
+    lookup read no value). moto parses the same few expressions on every write (a conditional put twice), and
+    parsing was a sixth of a rehearsal's time. Errors are never remembered: a failing parse raises every time.
+    """
+    trees: dict[tuple[Any, ...], tuple[Any, list[str], list[str]]] = {}
+
+    def parse_condition(parser: Any) -> Any:
+        text = parser.condition_expression
+        if not text:
+            return parse(parser)
+        names = parser.expression_attribute_names or {}
+        values = parser.expression_attribute_values or {}
+        key = (text, tuple(sorted(names.items())), frozenset(values))
+        known = trees.get(key)
+        if known is None:
+            nodes = parser._lex_condition_expression()
+            # moto's ConditionExpressionParser.parse, pass for pass, stopping before it builds the Op
+            for step in ("_parse_paths", "_apply_functions", "_apply_comparator", "_apply_in", "_apply_between"):
+                nodes = getattr(parser, step)(nodes)
+            nodes = parser._apply_parens_and_booleans(nodes)
+            node = nodes[0]
+            parser._assert_no_redundant_parentheses(node)
+            known = (node, parser._find_literals(node), parser._find_expr_attr_values(node))
+            if len(trees) < _PARSED_LIMIT:
+                trees[key] = known
+        node, literals, value_names = known
+        parser.expr_attr_names_found.extend(literals)
+        parser.expr_attr_values_found.extend(value_names)
+        return parser._make_op_condition(_with_values(node, values))
+
+    return parse_condition
+
+
 def fast_queries() -> Callable[[], None]:
-    """Install the partition-only Query and the cached sort keys in moto's DynamoDB tables; returns the undo."""
+    """Install the partition-only Query, the cached sort keys and the remembered condition parses in moto's
+    DynamoDB; returns the undo."""
     all_items, query = Table.all_items, Table.query
+    parse = ConditionExpressionParser.parse
     Table.all_items = _all_items  # type: ignore[method-assign,assignment]
     Table.query = _query_one_partition(query)  # type: ignore[method-assign]
+    ConditionExpressionParser.parse = _parsed_once(parse)  # type: ignore[method-assign]
 
     def undo() -> None:
         Table.all_items = all_items  # type: ignore[method-assign]
         Table.query = query  # type: ignore[method-assign]
+        ConditionExpressionParser.parse = parse  # type: ignore[method-assign]
 
     return undo
