@@ -126,6 +126,20 @@ def test_a_failed_conditional_write_and_a_delete_are_billed(db) -> None:
     assert meter.calls["PutItem"] == 2 and meter.calls["DeleteItem"] == 1
 
 
+def test_a_refused_put_writes_nothing_to_an_index_and_is_billed_on_the_item_it_left(db) -> None:
+    # GIVEN a small item in the kind index
+    client, meter = db
+    client.put_item(TableName="t", Item=_item("a", 10, kind="plan"))
+    start, index_start = meter.write_units, meter.index_write_units
+    # WHEN a 2.5 KB conditional put that would move it in the index is refused
+    with pytest.raises(ClientError, match="ConditionalCheckFailed"):
+        client.put_item(
+            TableName="t", Item=_item("a", 2500, kind="group"), ConditionExpression="attribute_not_exists(pk)"
+        )
+    # THEN one unit for the small item it left as it was, and no index write
+    assert (meter.write_units - start, meter.index_write_units - index_start) == (1, 0)
+
+
 def test_a_transaction_bills_twice_per_kilobyte_of_every_item_it_touches(db) -> None:
     # GIVEN a stored 100-byte item to check
     client, meter = db

@@ -173,6 +173,7 @@ class _Write:
     before: Attributes | None
     transactional: bool
     condition_only: bool = False
+    written: Attributes | None = None  # what a Put stores, if it succeeds (read back otherwise)
 
 
 @dataclass
@@ -203,8 +204,10 @@ class CapacityMeter:
     def _key(self, table: str, item: Attributes) -> Attributes:
         return {k: item[k] for k in self._shape(table).keys}
 
-    def _pending(self, table: str, key: Attributes, transactional: bool, check: bool = False) -> _Write:
-        return _Write(table, key, self.source.item(table, key), transactional, check)
+    def _pending(
+        self, table: str, key: Attributes, transactional: bool, check: bool = False, written: Attributes | None = None
+    ) -> _Write:
+        return _Write(table, key, self.source.item(table, key), transactional, check, written)
 
     def _request(self, params: dict[str, Any], model: Any, context: dict[str, Any], **_: Any) -> None:
         """Before a write: remember each touched item as it was (the bill needs the larger of before and after)."""
@@ -213,7 +216,8 @@ class CapacityMeter:
         name = model.name
         writes: list[_Write] = []
         if name == "PutItem":
-            writes.append(self._pending(params["TableName"], self._key(params["TableName"], params["Item"]), False))
+            table = params["TableName"]
+            writes.append(self._pending(table, self._key(table, params["Item"]), False, written=params["Item"]))
         elif name in ("UpdateItem", "DeleteItem"):
             writes.append(self._pending(params["TableName"], params["Key"], False))
         elif name == "BatchWriteItem":
@@ -228,7 +232,8 @@ class CapacityMeter:
             for entry in params["TransactItems"]:
                 [(kind, op)] = entry.items()
                 key = self._key(op["TableName"], op["Item"]) if kind == "Put" else op["Key"]
-                writes.append(self._pending(op["TableName"], key, True, check=kind == "ConditionCheck"))
+                written = op["Item"] if kind == "Put" else None
+                writes.append(self._pending(op["TableName"], key, True, kind == "ConditionCheck", written))
         if writes:
             context["drwave_meter_writes"] = writes
         context["drwave_meter_params"] = params
@@ -238,11 +243,16 @@ class CapacityMeter:
             return  # not counted (see `counting`)
         name = model.name
         self.calls[name] += 1
+        refused = "Error" in parsed  # a refused write (or cancelled transaction) changed nothing
         for write in context.pop("drwave_meter_writes", []):
-            self._bill_write(write)
+            self._bill_write(write, refused)
         params = context.pop("drwave_meter_params", {})
         if name == "GetItem":
-            self._bill_read_items(params["TableName"], [params["Key"]], params.get("ConsistentRead", False), False)
+            whole = not (params.get("ProjectionExpression") or params.get("AttributesToGet"))
+            returned = parsed.get("Item") if whole and not refused else None  # the stored item itself
+            self._bill_read_items(
+                params["TableName"], [params["Key"]], params.get("ConsistentRead", False), False, returned
+            )
         elif name == "BatchGetItem":
             unprocessed = parsed.get("UnprocessedKeys", {})
             for table, request in params["RequestItems"].items():
@@ -261,8 +271,11 @@ class CapacityMeter:
 
     # --- billing --------------------------------------------------------------------------------------
 
-    def _bill_write(self, write: _Write) -> None:
-        after = write.before if write.condition_only else self.source.item(write.table, write.key)
+    def _bill_write(self, write: _Write, refused: bool = False) -> None:
+        if write.condition_only or refused:
+            after = write.before
+        else:
+            after = write.written if write.written is not None else self.source.item(write.table, write.key)
         size = max(item_size(write.before), item_size(after))
         self.largest_item_bytes = max(self.largest_item_bytes, item_size(after))
         self.write_units += write_units(size, write.transactional)
@@ -280,10 +293,21 @@ class CapacityMeter:
             self.index_write_units += units
             self.write_units += units
 
-    def _bill_read_items(self, table: str, keys: list[Attributes], consistent: bool, transactional: bool) -> None:
-        """Item-by-item reads (GetItem, BatchGetItem, TransactGetItems): each rounded up to 4 KB on its own."""
+    def _bill_read_items(
+        self,
+        table: str,
+        keys: list[Attributes],
+        consistent: bool,
+        transactional: bool,
+        returned: Attributes | None = None,
+    ) -> None:
+        """Item-by-item reads (GetItem, BatchGetItem, TransactGetItems): each rounded up to 4 KB on its own.
+
+        `returned` is the one item a GetItem answered with, whole: its size is the stored item's.
+        """
         for key in keys:
-            self.read_units += read_units(item_size(self.source.item(table, key)), consistent, transactional)
+            stored = returned if returned is not None else self.source.item(table, key)
+            self.read_units += read_units(item_size(stored), consistent, transactional)
 
     def _bill_query(self, params: dict[str, Any], parsed: dict[str, Any]) -> None:
         """The sum of the returned items' sizes (as stored, whatever the projection), rounded up to 4 KB once.

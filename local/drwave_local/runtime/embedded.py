@@ -102,6 +102,19 @@ def _cadence(s: Snapshots) -> SnapshotCadence:
     return SnapshotCadence(s.cadence_minutes, s.history_minutes)
 
 
+def _pruned(record: dict[str, Any], pattern: dict[str, Any]) -> dict[str, Any]:
+    """The parts of a stream record a filter pattern names: what the pattern decides on, without the item images
+    moto's matcher would otherwise flatten for every record (a pattern only ever looks at the keys it names)."""
+    if any(key.startswith("$") for key in pattern):
+        return record  # "$or" and the like: matched on the whole record
+    kept: dict[str, Any] = {}
+    for key, rule in pattern.items():
+        if key in record:
+            value = record[key]
+            kept[key] = _pruned(value, rule) if isinstance(rule, dict) and isinstance(value, dict) else value
+    return kept
+
+
 class LocalRuntime:
     """One simulated account+region running the real handlers; use as a context manager."""
 
@@ -463,7 +476,7 @@ class LocalRuntime:
 
     def _open_streams(self, session: boto3.Session) -> None:
         self._stream_routes = [
-            (route, [EventPattern.load(json.dumps(p)) for p in route.filters]) for route in self.template.streams
+            (route, [(EventPattern.load(json.dumps(p)), p) for p in route.filters]) for route in self.template.streams
         ]
         self._shard_iterators: dict[str, str] = {}
         if not self._stream_routes:
@@ -502,7 +515,11 @@ class LocalRuntime:
         if not records:
             return
         for route, patterns in self._stream_routes:
-            matched = [r for r in records if not patterns or any(p.matches_event(r) for p in patterns)]  # type: ignore[arg-type]
+            matched = [
+                r
+                for r in records
+                if not patterns or any(p.matches_event(_pruned(r, shape)) for p, shape in patterns)  # type: ignore[arg-type]
+            ]
             for start in range(0, len(matched), route.batch_size):
                 batch = matched[start : start + route.batch_size]
                 deliver = partial(self._deliver_stream, route, batch, 0)
