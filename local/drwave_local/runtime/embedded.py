@@ -454,12 +454,13 @@ class LocalRuntime:
             self.router.stats.failures[self._tick_route.function] += 1
         # AWS's schedule never stops; locally it pauses only when nothing is active and nothing else is scheduled
         # (an execution request still in flight at this instant must find the tick running when it lands).
+        # The clock first: it answers without a query, and while a rehearsal runs it has timers nearly always.
         store = self.deps.store
         if (
-            store.active_execution_ids()
+            self.clock.pending(ignore_labels=IDLE_TIMERS)
+            or store.active_execution_ids()
             or store.pending_outbox()
             or self.deps.cleanup_store.pending()  # a drill's TTL is still running: the tick terminates it
-            or self.clock.pending(ignore_labels=IDLE_TIMERS)
         ):
             self._ensure_tick()
 
