@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections import Counter
 from typing import Any
 
 import pytest
@@ -16,13 +17,17 @@ def header_image(
     status: str = "RUNNING",
     waves: dict[str, str] | None = None,
     servers: tuple = (3, 1, 4, 6),
+    listed: bool = False,
     **doc: Any,
 ) -> dict[str, Any]:
+    """A header as the store writes it (waves counted by status), or `listed` as headers were once written."""
     body = {"executionId": "exe-1", "status": status, "executionType": "DRILL", "startedAt": "2026-01-05T09:00:00.000Z"}
-    progress = {
-        "servers": list(servers),
-        "waves": waves if waves is not None else {"db": "COMPLETED", "app": "LAUNCHING"},
-    }
+    statuses = waves if waves is not None else {"db": "COMPLETED", "app": "LAUNCHING"}
+    progress: dict[str, Any] = {"servers": list(servers)}
+    if listed:
+        progress["waves"] = statuses
+    else:
+        progress["wavesByStatus"] = dict(Counter(statuses.values()))
     return {
         "pk": {"S": "EXEC#exe-1"},
         "sk": {"S": "STATE"},
@@ -228,3 +233,15 @@ def test_a_malformed_wave_is_rejected_and_the_snapshot_projects_nothing():
     with pytest.raises(ValueError):
         project_wave({k: v for k, v in wave_image(DONE).items() if k != "v"})
     assert project_item({"pk": {"S": "EXEC#exe-1"}, "sk": {"S": "SNAPSHOT"}, "doc": {"S": "{}"}}) == []
+
+
+def test_a_header_written_with_each_wave_listed_projects_the_same_summary():
+    # GIVEN the same execution's header as the store writes it now and as it once listed every wave's status
+    waves = {"db": "COMPLETED", "app": "LAUNCHING", "web": "PENDING", "cache": "COMPLETED"}
+    counted, listed = header_image(waves=waves), header_image(waves=waves, listed=True)
+    # WHEN both are projected
+    # THEN the summary is the same: the waves by status, done and total
+    assert project_summary(counted) == project_summary(listed)
+    doc = project_summary(counted).doc
+    assert doc["wavesByStatus"] == {"COMPLETED": 2, "LAUNCHING": 1, "PENDING": 1}
+    assert (doc["wavesDone"], doc["wavesTotal"], doc["wavesPercent"]) == (2, 4, 50.0)

@@ -6,7 +6,7 @@ import base64
 import binascii
 import json
 import os
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -958,8 +958,9 @@ class _Layout:
     def progress(self) -> dict[str, Any]:
         """The counts the status summary shows, kept on the header so that projecting it reads nothing."""
         totals = [sum(c[i] for c in self.counts.values()) for i in range(4)]
-        statuses = {w: str(s.status) for w, s in self.execution.waves.items()}
-        return {"servers": totals, "waves": statuses}
+        # Waves counted by status, not listed: the header (written on every save) stays the same size at any plan.
+        by_status = Counter(str(s.status) for s in self.execution.waves.values())
+        return {"servers": totals, "wavesByStatus": dict(sorted(by_status.items()))}
 
     def cached(self, execution: Execution) -> _Cached:
         """What the store remembers after writing or reading this layout."""

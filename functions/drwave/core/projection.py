@@ -161,9 +161,13 @@ def project_summary(header_image: Image) -> ViewRow:
     header = parse_header(header_image)
     progress = _json(header_image, "progress")
     launched, failed, final, total = (int(n) for n in progress["servers"])
-    statuses = {str(w): str(s) for w, s in progress["waves"].items()}
+    if "wavesByStatus" in progress:
+        by_status = {str(s): int(n) for s, n in progress["wavesByStatus"].items()}
+    else:  # a header written before waves were counted by status: one status per wave
+        by_status = dict(Counter(str(s) for s in progress["waves"].values()))
+    waves = sum(by_status.values())
     status = ExecutionStatus(header.doc["status"])
-    done = sum(1 for s in statuses.values() if WaveStatus(s).terminal)
+    done = sum(n for s, n in by_status.items() if WaveStatus(s).terminal)
     doc = {
         "executionId": header.execution_id,
         "planId": header.plan_id,
@@ -174,14 +178,14 @@ def project_summary(header_image: Image) -> ViewRow:
         "startedBy": header.doc.get("startedBy"),
         "pausedBy": header.doc.get("pausedBy"),
         "retryOf": header.doc.get("retryOf"),
-        "wavesByStatus": dict(sorted(Counter(statuses.values()).items())),
+        "wavesByStatus": dict(sorted((s, n) for s, n in by_status.items() if n)),
         "wavesDone": done,
-        "wavesTotal": len(statuses),
+        "wavesTotal": waves,
         "serversLaunched": launched,
         "serversFailed": failed,
         "serversTotal": total,
         "progressPercent": percent(final, total) if total or status.terminal else 0.0,
-        "wavesPercent": percent(done, len(statuses)),
+        "wavesPercent": percent(done, waves),
     }
     return ViewRow(SUMMARY_SK, doc, header.version)
 

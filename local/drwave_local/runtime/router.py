@@ -66,6 +66,18 @@ class DeliveryStats:
     errors: list[str] = field(default_factory=list)
 
 
+def _exact_values(pattern: dict[str, Any]) -> dict[str, frozenset[str]]:
+    """The top-level fields a rule pattern matches by exact strings only (source, detail-type): a quick refusal of
+    the events it cannot match before moto's matcher flattens them."""
+    if any(key.startswith("$") for key in pattern):
+        return {}
+    return {
+        key: frozenset(values)
+        for key in ("source", "detail-type")
+        if isinstance(values := pattern.get(key), list) and values and all(isinstance(v, str) for v in values)
+    }
+
+
 class EventRouter:
     """Matches events against the template's rules and invokes handlers on the virtual clock."""
 
@@ -87,7 +99,9 @@ class EventRouter:
         self.hop_latency = hop_latency
         self.faults = faults or Faults()
         self._rng = random.Random(self.faults.seed)
-        self._routes = [(r, EventPattern.load(json.dumps(r.pattern))) for r in template.routes]
+        self._routes = [
+            (r, EventPattern.load(json.dumps(r.pattern)), _exact_values(r.pattern)) for r in template.routes
+        ]
         self.observers: list[Callable[[str, dict[str, Any]], None]] = []
         self.stats = DeliveryStats()
 
@@ -110,8 +124,10 @@ class EventRouter:
         self.stats.published[event["detail-type"]] += 1
         for observer in self.observers:
             observer(bus, event)
-        for route, pattern in self._routes:
-            if route.bus == bus and pattern.matches_event(event):  # type: ignore[arg-type]
+        for route, pattern, exact in self._routes:
+            if route.bus != bus or any(event.get(k) not in values for k, values in exact.items()):
+                continue  # the pattern lists the source or detail-type it takes, and this is not one of them
+            if pattern.matches_event(event):  # type: ignore[arg-type]
                 self._schedule(route, event, attempt=0)
 
     def put_entries(self, entries: list[dict[str, Any]]) -> list[bool]:

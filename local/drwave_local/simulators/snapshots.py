@@ -17,6 +17,7 @@ from datetime import datetime, timedelta
 _ALPHANUMERIC = string.ascii_letters + string.digits
 # A PIT snapshot's `timestamp` (when it was taken) trails its `expectedTimestamp` by a few seconds.
 MAX_TAKE_SECONDS = 20
+_RECENT = 8  # snapshots a schedule keeps derived
 
 
 @dataclass(frozen=True)
@@ -50,9 +51,19 @@ class SnapshotSchedule:
         self._step = timedelta(minutes=cadence.cadence_minutes)
         offset = random.Random(f"{seed}|{source_server_id}|offset").uniform(0, 1) * self._step
         self._first = origin - timedelta(minutes=cadence.history_minutes) + offset
+        self._recent: dict[int, PitSnapshot] = {}  # the last few derived: announcing asks for each more than once
 
     def snapshot(self, index: int) -> PitSnapshot:
         """The index-th snapshot (its times, id and EBS snapshot ids are fixed by seed, server and index)."""
+        known = self._recent.get(index)
+        if known is not None:
+            return known
+        if len(self._recent) >= _RECENT:
+            self._recent.clear()
+        known = self._recent[index] = self._derive(index)
+        return known
+
+    def _derive(self, index: int) -> PitSnapshot:
         rng = random.Random(f"{self._seed}|{self._sid}|{index}")
         expected = self._first + index * self._step
         taken = expected + timedelta(seconds=rng.uniform(1, MAX_TAKE_SECONDS))
