@@ -133,3 +133,24 @@ def _refusal(call: Callable[[], object]) -> str:
     except Exception as err:  # whatever moto raises is what is compared
         return f"{type(err).__name__}: {err}"
     return "accepted"
+
+
+def test_stream_records_are_still_sized_within_moto_s_own_estimate(table):
+    # GIVEN a stream reader and a 5 KB item written with and without the local runtime's sizing
+    db, streams, iterator = table
+
+    def size_of_next_write(key: str) -> int:
+        nonlocal iterator
+        db.put_item(TableName="t", Item={"pk": {"S": key}, "doc": {"S": "x" * 5000}, "v": {"N": "3"}})
+        page = streams.get_records(ShardIterator=iterator)
+        iterator = page["NextShardIterator"]
+        return int(page["Records"][-1]["dynamodb"]["SizeBytes"])
+
+    plain = size_of_next_write("a")
+    undo = fast_queries()
+    try:
+        sized = size_of_next_write("b")
+    finally:
+        undo()
+    # THEN the record is sized from its strings: no more than moto's JSON length, and not far below it
+    assert 0.9 * plain <= sized <= plain, (sized, plain)
