@@ -55,6 +55,17 @@ def server_models(environment: Environment, history: dict[str, list[float]]) -> 
     return models
 
 
+def assumptions_for(environment: Environment, approval_delay: float) -> Assumptions:
+    """What a prediction assumes of the environment's DRS and SSM, and how long an operator takes to approve."""
+    return Assumptions(
+        jitter=environment.jitter,
+        job_start_delay=environment.job_start_delay_seconds,
+        approval_delay=approval_delay,
+        action_seconds={name: a.duration_seconds for name, a in environment.actions.items()},
+        action_outcomes={name: a.outcome for name, a in environment.actions.items()},
+    )
+
+
 def run_prediction(
     document: PlanDocument,
     environment: Environment,
@@ -64,13 +75,7 @@ def run_prediction(
     history: dict[str, list[float]],
 ) -> tuple[Prediction, float, float | None]:
     """The prediction, the runs per second it managed, and the RTO of the environment's own world (its seed)."""
-    assume = Assumptions(
-        jitter=environment.jitter,
-        job_start_delay=environment.job_start_delay_seconds,
-        approval_delay=approval_delay,
-        action_seconds={name: a.duration_seconds for name, a in environment.actions.items()},
-        action_outcomes={name: a.outcome for name, a in environment.actions.items()},
-    )
+    assume = assumptions_for(environment, approval_delay)
     groups = {g.id: g for g in document.protection_groups}
     models = server_models(environment, history)
     started = time.perf_counter()
