@@ -154,3 +154,23 @@ def test_stream_records_are_still_sized_within_moto_s_own_estimate(table):
         undo()
     # THEN the record is sized from its strings: no more than moto's JSON length, and not far below it
     assert 0.9 * plain <= sized <= plain, (sized, plain)
+
+
+def test_items_are_held_to_dynamodb_s_size_limit_as_plain_moto_holds_them(table):
+    # GIVEN moto with and without the local runtime's item construction
+    db, _, _ = table
+
+    def outcome(key: str, kilobytes: int) -> str:
+        # two attributes: the running sum must add them up, not check each alone
+        item = {"pk": {"S": key}, "a": {"S": "x" * (kilobytes * 512)}, "b": {"S": "y" * (kilobytes * 512)}}
+        return _refusal(lambda: db.put_item(TableName="t", Item=item))
+
+    plain = [outcome("p-small", 390), outcome("p-big", 410)]
+    undo = fast_queries()
+    try:
+        patched = [outcome("f-small", 390), outcome("f-big", 410)]
+    finally:
+        undo()
+    # THEN a 390 KB item is stored and a 410 KB one refused, with the same error either way
+    assert patched == plain
+    assert plain[0] == "accepted" and plain[1] != "accepted", plain

@@ -19,11 +19,14 @@ from typing import Any
 import moto.dynamodb.models as dynamodb_models
 import moto.dynamodb.models.table as table_module
 from moto.dynamodb.comparisons import ConditionExpressionParser
-from moto.dynamodb.models.dynamo_type import DynamoType, Item
+from moto.dynamodb.exceptions import ItemSizeTooLarge
+from moto.dynamodb.models.dynamo_type import DynamoType, Item, LimitedSizeDict
 from moto.dynamodb.models.table import Table
+from moto.dynamodb.models.utilities import bytesize
 
 _PARTITION = "_drwave_partition"  # set on a table for the duration of one Query of the table itself
 _SORT_KEY = "_drwave_sort_key"  # cached on an item: its key attributes never change while it is stored
+_ITEM_LIMIT = 405_000  # moto's LimitedSizeDict limit (DynamoDB's 400 KB, as measured by moto)
 _PARSED_LIMIT = 1024  # distinct condition expressions remembered (drwave writes a few dozen)
 _INDEX_KEYS = "_drwave_index_keys"  # set on a table for the duration of one Query of an index: its hash key names
 
@@ -241,6 +244,27 @@ def _parsed_once(parse: Callable[[Any], Any]) -> Callable[[Any], Any]:
     return parse_condition
 
 
+def _item_init(self: Item, hash_key: DynamoType, range_key: DynamoType | None, attrs: dict[str, Any]) -> None:
+    """moto's Item.__init__ with its 400 KB check kept as a running sum.
+
+    moto's LimitedSizeDict re-sizes every attribute already set each time one more is set (quadratic in the
+    attributes, re-encoding 30 KB strings each time). Built here once, with the same limit and the same error; the
+    dict the item keeps is moto's own, so later in-place updates are checked by moto's code as before.
+    """
+    self.hash_key = hash_key
+    self.range_key = range_key
+    built = LimitedSizeDict()
+    total = 0
+    for key, value in attrs.items():
+        typed = DynamoType(value)
+        size = bytesize(key) + typed.size()
+        if total + size > _ITEM_LIMIT:
+            raise ItemSizeTooLarge
+        dict.__setitem__(built, key, typed)
+        total += size
+    self.attrs = built
+
+
 class _Length:
     """Stands in for the JSON text moto measures a stream record by: only its length is ever taken."""
 
@@ -275,6 +299,8 @@ def fast_queries() -> Callable[[], None]:
     Table.all_items = _all_items  # type: ignore[method-assign,assignment]
     Table.query = _query_one_partition(query)  # type: ignore[method-assign]
     ConditionExpressionParser.parse = _parsed_once(parse)  # type: ignore[method-assign]
+    item_init = Item.__init__
+    Item.__init__ = _item_init  # type: ignore[method-assign]
     dump = table_module.dynamo_json_dump  # table.py measures stream records with it, and uses it for nothing else
     table_module.dynamo_json_dump = _stream_record_size
 
@@ -283,5 +309,6 @@ def fast_queries() -> Callable[[], None]:
         Table.query = query  # type: ignore[method-assign]
         ConditionExpressionParser.parse = parse  # type: ignore[method-assign]
         table_module.dynamo_json_dump = dump
+        Item.__init__ = item_init  # type: ignore[method-assign]
 
     return undo
