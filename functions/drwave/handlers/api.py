@@ -31,7 +31,7 @@ from drwave.control.requests import ChangeCleanup, PredictRequest, StartExecutio
 from drwave.control.roles import Caller, role_from_groups
 from drwave.control.service import ControlPlane, Entity
 from drwave.control.wire import parse_json
-from drwave.engine.loop import logger
+from drwave.engine.log import logger
 from drwave.engine.ports import Dependencies, default_dependencies
 from drwave.models.accounts import TargetAccount
 from drwave.models.execution import ExecutionStatus, ExecutionType
