@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from drwave.adapters import aws
 from drwave.adapters.cleanup_store import CleanupStore
 from drwave.adapters.publisher import EventPublisher
 from drwave.adapters.sessions import AccountSessions, Credentials
@@ -17,6 +18,7 @@ if TYPE_CHECKING:  # cold start: the adapters a function may never use are impor
     from drwave.adapters.drs import DrsGateway
     from drwave.adapters.launch_settings import Ec2LaunchTemplates
     from drwave.adapters.notifier import SnsNotifier
+    from drwave.adapters.reports import ReportArchive
     from drwave.adapters.ssm import SsmActionRunner
     from drwave.adapters.workflow import WorkflowClient
 
@@ -33,6 +35,7 @@ class EnvironmentAdapters:
     notifier: SnsNotifier | None
     workflow: WorkflowClient | None
     cleanups: CleanupStore
+    reports: ReportArchive | None
 
 
 class _OnFirstUse:
@@ -66,32 +69,41 @@ def _ec2(client: Any) -> Ec2LaunchTemplates:
     return Ec2LaunchTemplates(client)
 
 
-def _notifier(session: Any, topic: str | None) -> SnsNotifier | None:
+def _notifier(topic: str | None) -> SnsNotifier | None:
     if not topic:
         return None
     from drwave.adapters.notifier import SnsNotifier  # noqa: PLC0415 - only the functions given a topic
 
-    return SnsNotifier(session.client("sns"), topic)
+    return SnsNotifier(aws.client("sns"), topic)
 
 
-def _workflow(session: Any, state_machine: str | None) -> WorkflowClient | None:
+def _workflow(state_machine: str | None) -> WorkflowClient | None:
     if not state_machine:
         return None
     from drwave.adapters.workflow import WorkflowClient  # noqa: PLC0415 - only the function given the machine
 
-    return WorkflowClient(session.client("stepfunctions"), state_machine)
+    return WorkflowClient(aws.client("stepfunctions"), state_machine)
+
+
+def _reports(bucket: str | None) -> ReportArchive | None:
+    if not bucket:
+        return None
+    from drwave.adapters.reports import ReportArchive  # noqa: PLC0415 - only the functions that write reports
+
+    return ReportArchive(aws.client("s3"), bucket)
 
 
 def adapters_from_environment() -> EnvironmentAdapters:
-    """Boto3 clients for the stack's table, bus, topic and state machine, and assumed-role clients per account."""
+    """Boto3 clients for the stack's table, bus, topic, state machine and report bucket (one session and one client
+    per service for the container), and assumed-role clients per account."""
     import boto3  # noqa: PLC0415 - kept out of module import for cold start
     from botocore.config import Config  # noqa: PLC0415
 
-    session = boto3.Session()
+    session = aws.session()
     # Throttling is retried by the gateway's own backoff; botocore keeps its default for other errors.
     drs_config = Config(retries={"mode": "standard", "max_attempts": 1})
     table = os.environ["STATE_TABLE"]
-    store = DynamoStore(session.client("dynamodb"), table)
+    store = DynamoStore(aws.client("dynamodb"), table)
 
     def make_client(service: str, region: str, credentials: Credentials | None, config: Any) -> Any:
         if credentials is None:
@@ -103,7 +115,7 @@ def adapters_from_environment() -> EnvironmentAdapters:
         ).client(service, region_name=region, config=config)  # type: ignore[call-overload]
 
     sessions = AccountSessions(
-        _OnFirstUse(lambda: session.client("sts")),
+        _OnFirstUse(lambda: aws.client("sts")),
         home_account_id=os.environ["ACCOUNT_ID"],
         lookup=store.get_target_account,
         default_role_name=os.environ.get("CROSS_ACCOUNT_ROLE_NAME") or "drwave-drs-execution",
@@ -113,11 +125,12 @@ def adapters_from_environment() -> EnvironmentAdapters:
     )
     return EnvironmentAdapters(
         store=store,
-        publisher=EventPublisher(session.client("events"), os.environ["EVENT_BUS_NAME"]),
+        publisher=EventPublisher(aws.client("events"), os.environ["EVENT_BUS_NAME"]),
         drs_for=lambda account, region: _drs(sessions.client("drs", account, region, drs_config)),
         ssm_for=lambda account, region: _ssm(sessions.client("ssm", account, region)),
         ec2_for=lambda account, region: _ec2(sessions.client("ec2", account, region)),
-        notifier=_notifier(session, os.environ.get("NOTIFICATION_TOPIC_ARN")),
-        workflow=_workflow(session, os.environ.get("STATE_MACHINE_ARN")),
-        cleanups=CleanupStore(session.client("dynamodb"), table),
+        notifier=_notifier(os.environ.get("NOTIFICATION_TOPIC_ARN")),
+        workflow=_workflow(os.environ.get("STATE_MACHINE_ARN")),
+        cleanups=CleanupStore(aws.client("dynamodb"), table),  # the store's client: one table, one client
+        reports=_reports(os.environ.get("REPORT_BUCKET")),
     )

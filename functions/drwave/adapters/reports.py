@@ -6,7 +6,6 @@ key by default, and blocks public access; its lifecycle rule ages old versions o
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -24,16 +23,6 @@ class ReportArchive:
     def __init__(self, client: Any, bucket: str) -> None:
         self._s3 = client
         self.bucket = bucket
-
-    @classmethod
-    def from_environment(cls) -> ReportArchive | None:
-        """The stack's report bucket (REPORT_BUCKET), or None where none is configured."""
-        bucket = os.environ.get("REPORT_BUCKET")
-        if not bucket:
-            return None
-        import boto3  # noqa: PLC0415 - only the functions that write reports need an S3 client
-
-        return cls(boto3.client("s3"), bucket)
 
     @staticmethod
     def key(execution_id: str, fmt: str) -> str:

@@ -19,9 +19,8 @@ class TriggerAdapters:
 
 def trigger_adapters_from_environment() -> TriggerAdapters:
     """Boto3 clients for the state table and, when configured, the stack's schedule group."""
-    import boto3  # noqa: PLC0415 - kept out of module import for cold start
+    from drwave.adapters import aws  # noqa: PLC0415 - real AWS only: the container's session and clients
 
-    session = boto3.Session()
     scheduler = None
     if group := os.environ.get("SCHEDULE_GROUP_NAME"):
         target = SchedulerTarget(
@@ -30,5 +29,5 @@ def trigger_adapters_from_environment() -> TriggerAdapters:
             role_arn=os.environ["SCHEDULER_ROLE_ARN"],
             dead_letter_arn=os.environ["SCHEDULER_DEAD_LETTER_ARN"],
         )
-        scheduler = SchedulerGateway(session.client("scheduler"), target)
-    return TriggerAdapters(TriggerStore(session.client("dynamodb"), os.environ["STATE_TABLE"]), scheduler)
+        scheduler = SchedulerGateway(aws.client("scheduler"), target)
+    return TriggerAdapters(TriggerStore(aws.client("dynamodb"), os.environ["STATE_TABLE"]), scheduler)

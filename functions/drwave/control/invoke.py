@@ -10,12 +10,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from drwave.control.errors import ControlError, InvalidInput, InvalidOperation, MissingParameter
 from drwave.control.roles import Caller
 from drwave.control.service import ControlPlane, translate_failures
-from drwave.control.triggers import TriggerControl
+
+if TYPE_CHECKING:
+    from drwave.control.triggers import TriggerControl
 
 
 class Owner(StrEnum):
@@ -146,6 +148,9 @@ OPERATIONS: dict[str, Operation] = {
 
 
 def _t(plane: ControlPlane) -> TriggerControl:
+    # Cold start: only the schedule and trigger operations need the trigger control plane; imported on first use.
+    from drwave.control.triggers import TriggerControl  # noqa: PLC0415
+
     return TriggerControl(plane.deps)
 
 

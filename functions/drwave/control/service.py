@@ -39,12 +39,8 @@ from drwave.core.cleanup import extend as extend_cleanup
 from drwave.core.cleanup import keep as keep_cleanup
 from drwave.core.cleanup import summary as cleanup_summary
 from drwave.core.create import PlanNotRunnable, new_execution, subplan, waves_to_retry
-from drwave.core.evidence import FORMATS, build_evidence
-from drwave.core.evidence_render import render
 from drwave.core.launch import validate_launch_settings
 from drwave.core.objectives import server_rto
-from drwave.core.predict import Assumptions, ServerModel
-from drwave.core.predict import predict as run_prediction
 from drwave.core.preflight import PreflightReport, Problem, check_plan, claimed_servers, group_members
 from drwave.core.recovery_points import check_recovery_point
 from drwave.engine.loop import apply
@@ -309,6 +305,9 @@ class ControlPlane:
         servers = sum(len(ids) for ids in report.wave_servers.values())
         if plan.target_rto_minutes is None or not report.ok or servers > PREFLIGHT_PREDICTION_MAX_SERVERS:
             return []
+        from drwave.core.predict import ServerModel  # noqa: PLC0415 - cold start: only plans with an RTO target
+        from drwave.core.predict import predict as run_prediction  # noqa: PLC0415
+
         with translate_failures():
             history = self._launch_history(plan.id, 3)
         models = {
@@ -329,6 +328,9 @@ class ControlPlane:
 
     def predict(self, caller: Caller, plan_id: str, body: Any) -> dict[str, Any]:
         """What-if RTO of a plan: many virtual-time runs through the decision core, durations from its history."""
+        from drwave.core.predict import Assumptions, ServerModel  # noqa: PLC0415 - cold start: this operation only
+        from drwave.core.predict import predict as run_prediction  # noqa: PLC0415
+
         caller.require(Permission.READ)
         request = _parse(PredictRequest, body or {})
         plan = self._plan(plan_id)
@@ -506,6 +508,9 @@ class ControlPlane:
 
     def report(self, caller: Caller, execution_id: str, fmt: str = "json") -> tuple[str, str]:
         """The execution's evidence report as (content type, body) in html, md or json."""
+        from drwave.core.evidence import FORMATS, build_evidence  # noqa: PLC0415 - cold start: this operation only
+        from drwave.core.evidence_render import render  # noqa: PLC0415
+
         caller.require(Permission.READ)
         if fmt not in FORMATS:
             reason = f"must be one of {', '.join(FORMATS)}"

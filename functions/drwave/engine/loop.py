@@ -5,18 +5,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
-from aws_lambda_powertools import Logger
-
 from drwave.adapters.publisher import PublishError
 from drwave.adapters.store import ConcurrentUpdate, StoreError
 from drwave.core import messages as m
 from drwave.core.capacity import chunk_key, release
 from drwave.core.decide import Decision, decide, freed_chunks
+from drwave.engine.log import logger
 from drwave.engine.ports import Dependencies
 from drwave.models.events import EventDetail, WaveStartRequested
 from drwave.models.execution import Execution
 
-logger = Logger(service="drwave")
 MAX_ATTEMPTS = 8
 # A decision's own handler publishes its events right after the save; the tick re-sends only what stayed pending
 # longer than this (a crash or a refused PutEvents), so it does not race a handler that is about to publish.

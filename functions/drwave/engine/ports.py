@@ -60,7 +60,6 @@ class Dependencies:
     def from_environment(cls) -> Dependencies:
         """Real AWS adapters configured from the Lambda environment."""
         from drwave.adapters.environment import adapters_from_environment  # noqa: PLC0415 - cold start: first use
-        from drwave.adapters.reports import ReportArchive  # noqa: PLC0415
 
         aws = adapters_from_environment()
         return cls(
@@ -79,7 +78,7 @@ class Dependencies:
             region=os.environ.get("AWS_REGION", "us-east-1"),
             notifier=aws.notifier,
             workflow=aws.workflow,
-            reports=ReportArchive.from_environment(),
+            reports=aws.reports,
             cleanups=aws.cleanups,
         )
 

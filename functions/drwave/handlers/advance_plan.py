@@ -9,7 +9,8 @@ from __future__ import annotations
 from typing import Any
 
 from drwave.core import messages as m
-from drwave.engine.loop import apply, logger
+from drwave.engine.log import logger
+from drwave.engine.loop import apply
 from drwave.engine.ports import Dependencies, default_dependencies
 from drwave.handlers.common import InvalidEvent, detail_of
 from drwave.models.events import (

@@ -14,7 +14,6 @@ from typing import Annotated, Any
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
-from aws_lambda_powertools.event_handler.openapi.models import HTTPBearer
 from aws_lambda_powertools.event_handler.openapi.params import Body, Header, Path, Query
 
 from drwave.control.console import Console, permissions
@@ -32,7 +31,7 @@ from drwave.control.requests import ChangeCleanup, PredictRequest, StartExecutio
 from drwave.control.roles import Caller, role_from_groups
 from drwave.control.service import ControlPlane, Entity
 from drwave.control.wire import parse_json
-from drwave.engine.loop import logger
+from drwave.engine.log import logger
 from drwave.engine.ports import Dependencies, default_dependencies
 from drwave.models.accounts import TargetAccount
 from drwave.models.execution import ExecutionStatus, ExecutionType
@@ -367,6 +366,9 @@ def openapi_document() -> Response[str]:
 
 def openapi_json() -> str:
     """The OpenAPI document Powertools generates from the routes (committed as infrastructure/openapi.json)."""
+    # Cold start: Powertools' OpenAPI models build ~200 ms of pydantic schemas at import; only /openapi.json needs them.
+    from aws_lambda_powertools.event_handler.openapi.models import HTTPBearer  # noqa: PLC0415
+
     return app.get_openapi_json_schema(
         title=API_TITLE,
         version=API_VERSION,

@@ -5,19 +5,25 @@ Imported by drwave.handlers.api (which owns the resolver, the caller's claims an
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Body
 
-from drwave.control.triggers import TriggerControl
 from drwave.engine.ports import default_dependencies
 from drwave.handlers import api
 from drwave.handlers.api import Id, _caller, _json, app
 from drwave.models.triggers import DrillSchedule, FailoverTrigger
 
+if TYPE_CHECKING:
+    from drwave.control.triggers import TriggerControl
+
 
 def _triggers() -> TriggerControl:
+    # Cold start: only these routes need the trigger control plane (schedule and trigger rules, Scheduler, their
+    # store), so the API function imports it when one of them is first called.
+    from drwave.control.triggers import TriggerControl  # noqa: PLC0415
+
     return TriggerControl(api._deps or default_dependencies())
 
 

@@ -12,7 +12,7 @@ from drwave.adapters.cleanup_store import CleanupStore
 from drwave.adapters.drs import THROTTLED, DrsError, DrsGateway
 from drwave.adapters.store import ConcurrentUpdate
 from drwave.core import cleanup as rules
-from drwave.engine.loop import logger
+from drwave.engine.log import logger
 from drwave.engine.ports import Dependencies, default_dependencies
 from drwave.handlers.common import detail_of
 from drwave.models.cleanup import BatchStatus, CleanupStatus, DrillCleanup

@@ -12,7 +12,7 @@ from typing import Any
 from drwave.control.invoke import Owner, invoke
 from drwave.control.roles import Caller, Role
 from drwave.control.service import ControlPlane
-from drwave.engine.loop import logger
+from drwave.engine.log import logger
 from drwave.engine.ports import Dependencies, default_dependencies
 
 DEFAULT_ROLES = {Owner.QUERY: Role.VIEWER, Owner.EXECUTION: Role.OPERATOR, Owner.DATA: Role.ADMIN}

@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import Any
 
 from drwave.core.notifications import NOTIFIED_EVENTS, notification_for
-from drwave.engine.loop import logger
+from drwave.engine.log import logger
 from drwave.engine.ports import Dependencies, default_dependencies
 from drwave.handlers.common import InvalidEvent, detail_of
 from drwave.models.events import parse_detail

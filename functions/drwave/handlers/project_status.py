@@ -16,7 +16,7 @@ from aws_lambda_powertools.utilities.batch.types import PartialItemFailureRespon
 from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
 
 from drwave.core.projection import EXEC_PREFIX, project_item
-from drwave.engine.loop import logger
+from drwave.engine.log import logger
 from drwave.engine.ports import Dependencies, default_dependencies
 
 

@@ -14,7 +14,8 @@ from drwave.core import messages as m
 from drwave.core.actions import actions_to_poll, ssm_status
 from drwave.core.decide import Decision
 from drwave.core.observe import failure_reasons, job_changed, jobs_to_poll, newly_failed, observation, state_change
-from drwave.engine.loop import apply, drain_outbox, logger
+from drwave.engine.log import logger
+from drwave.engine.loop import apply, drain_outbox
 from drwave.engine.ports import Dependencies, default_dependencies
 from drwave.handlers.cleanup_drill import sweep as sweep_cleanups
 from drwave.models.events import DrsJobStateChange

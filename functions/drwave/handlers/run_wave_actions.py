@@ -12,7 +12,8 @@ from drwave.adapters.sessions import AccountAccessError
 from drwave.adapters.ssm import ActionStartError
 from drwave.core import messages as m
 from drwave.core.actions import action_targets, ssm_status
-from drwave.engine.loop import apply, logger
+from drwave.engine.log import logger
+from drwave.engine.loop import apply
 from drwave.engine.ports import Dependencies, default_dependencies
 from drwave.handlers.common import InvalidEvent, detail_of
 from drwave.models.events import WaveActionsRequested

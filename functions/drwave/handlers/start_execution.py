@@ -9,7 +9,8 @@ from typing import Any
 
 from drwave.core import messages as m
 from drwave.core.create import PlanNotRunnable, new_execution, subplan
-from drwave.engine.loop import apply, logger
+from drwave.engine.log import logger
+from drwave.engine.loop import apply
 from drwave.engine.ports import Dependencies, default_dependencies
 from drwave.handlers.common import detail_of
 from drwave.models.events import ExecutionRequested

@@ -20,7 +20,8 @@ from drwave.core.decide import HALT_CANCEL, decide, lease_lapsed
 from drwave.core.launch import effective_launch_settings, group_for_server, validate_launch_settings
 from drwave.core.recovery_points import describe, missing_snapshots
 from drwave.core.servers import resolve_wave_servers
-from drwave.engine.loop import MAX_ATTEMPTS, apply, logger
+from drwave.engine.log import logger
+from drwave.engine.loop import MAX_ATTEMPTS, apply
 from drwave.engine.ports import Dependencies, default_dependencies
 from drwave.handlers.common import detail_of
 from drwave.models.events import WaveStartRequested

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from drwave.core.workflow import Step, resolve, steps_for, workflow_input
-from drwave.engine.loop import logger
+from drwave.engine.log import logger
 from drwave.engine.ports import Dependencies, default_dependencies
 from drwave.handlers.common import InvalidEvent, detail_of
 from drwave.models.events import ExecutionFinished, ExecutionStarted, parse_detail

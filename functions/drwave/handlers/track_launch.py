@@ -11,7 +11,8 @@ from typing import Any
 from drwave.adapters.sessions import AccountAccessError
 from drwave.core import messages as m
 from drwave.core.observe import failure_reasons, job_observed, last_pending_in_chunk, observation
-from drwave.engine.loop import apply, logger
+from drwave.engine.log import logger
+from drwave.engine.loop import apply
 from drwave.engine.ports import Dependencies, default_dependencies
 from drwave.handlers.common import InvalidEvent, detail_of
 from drwave.models.events import DrsJobStateChange

@@ -14,7 +14,7 @@ from drwave.adapters.scheduler import INPUT_KEY
 from drwave.control.triggers import TriggerControl
 from drwave.core.trigger_notifications import TRIGGER_EVENTS, trigger_notification
 from drwave.core.triggers import AlarmChange
-from drwave.engine.loop import logger
+from drwave.engine.log import logger
 from drwave.engine.ports import Dependencies, default_dependencies
 from drwave.handlers.common import InvalidEvent, detail_of
 from drwave.models.events import parse_detail

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from drwave.core.evidence import build_evidence
-from drwave.engine.loop import logger
+from drwave.engine.log import logger
 from drwave.engine.ports import Dependencies, default_dependencies
 from drwave.handlers.common import detail_of
 

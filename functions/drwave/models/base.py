@@ -39,6 +39,9 @@ class Model(BaseModel):
         allow_inf_nan=False,  # NaN and Infinity are never a meaningful duration, count or probability
         validate_assignment=False,
         frozen=False,
+        # Cold start: a model's validator and serializer are built when it is first used, not at import, so a
+        # function pays only for the models it touches (JSON Schema generation builds them the same way).
+        defer_build=True,
     )
 
     def to_wire(self) -> dict:

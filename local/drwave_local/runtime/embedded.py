@@ -34,7 +34,7 @@ from drwave.adapters.ssm import SsmActionRunner
 from drwave.adapters.store import DynamoStore
 from drwave.adapters.workflow import WorkflowClient
 from drwave.core.capacity import DrsLimits
-from drwave.engine.loop import logger as handler_logger
+from drwave.engine.log import logger as handler_logger
 from drwave.engine.ports import Dependencies
 from drwave.models.events import (
     ExecutionCancelRequested,
