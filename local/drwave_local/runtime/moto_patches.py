@@ -157,9 +157,8 @@ def _all_items(table: Table) -> list[Item]:
     index_keys = table.__dict__.get(_INDEX_KEYS)
     if index_keys is not None:
         for hash_set in table.items.values():
-            for item in hash_set.values() if table.range_key_attr else [hash_set]:
-                if all(key in item.attrs for key in index_keys):
-                    items.append(item)
+            stored: Any = hash_set.values() if table.range_key_attr else [hash_set]
+            items.extend(item for item in stored if all(key in item.attrs for key in index_keys))
         return items
     partition = table.__dict__.get(_PARTITION, table.items)
     hash_sets = [partition] if partition is not table.items else table.items.values()
@@ -298,11 +297,11 @@ def fast_queries() -> Callable[[], None]:
     parse = ConditionExpressionParser.parse
     Table.all_items = _all_items  # type: ignore[method-assign,assignment]
     Table.query = _query_one_partition(query)  # type: ignore[method-assign]
-    ConditionExpressionParser.parse = _parsed_once(parse)  # type: ignore[method-assign]
+    ConditionExpressionParser.parse = _parsed_once(parse)  # type: ignore[method-assign,assignment]
     item_init = Item.__init__
     Item.__init__ = _item_init  # type: ignore[method-assign]
     dump = table_module.dynamo_json_dump  # table.py measures stream records with it, and uses it for nothing else
-    table_module.dynamo_json_dump = _stream_record_size
+    table_module.dynamo_json_dump = _stream_record_size  # type: ignore[assignment]
 
     def undo() -> None:
         Table.all_items = all_items  # type: ignore[method-assign]
