@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 
+from drwave.adapters.store import StoreError
 from drwave.core.projection import project_all
 from drwave.handlers import project_status
 from drwave.models.plan import PlanDocument
@@ -183,3 +184,54 @@ def test_a_poison_record_is_reported_while_the_rest_of_the_batch_is_written(fini
         "waves": {"app": expected["waves"]["app"]},
         "servers": {"app": expected["servers"]["app"]},
     }
+
+
+def _header_at(header: dict[str, Any], version: int, status: str) -> dict[str, Any]:
+    doc = {**json.loads(header["doc"]["S"]), "status": status}
+    return {**header, "version": {"N": str(version)}, "status": {"S": status}, "doc": {"S": json.dumps(doc)}}
+
+
+def test_a_batch_with_several_saves_of_one_execution_writes_each_row_once_at_its_newest(finished, monkeypatch):
+    # GIVEN no read model, and a batch holding three saves of the header (versions v-2, v and v-1, out of order)
+    for item in finished.items("VIEW#"):
+        finished.rt.dynamodb.delete_item(TableName=TABLE_NAME, Key={"pk": item["pk"], "sk": item["sk"]})
+    header = finished.item("STATE")
+    version = int(header["version"]["N"])
+    images = [_header_at(header, version - 2, "RUNNING"), header, _header_at(header, version - 1, "RUNNING")]
+    written: list[tuple[str, int]] = []
+    put = finished.rt.deps.store.put_view_rows
+
+    def counting(execution_id: str, rows: list[Any]) -> int:
+        written.extend((r.sk, r.source_version) for r in rows)
+        return put(execution_id, rows)
+
+    monkeypatch.setattr(finished.rt.deps.store, "put_view_rows", counting)
+    # WHEN project_status handles it
+    response = finished.project([finished.record(image, n) for n, image in enumerate(images, start=1)])
+    # THEN the summary is written once, at the newest version, and shows the newest state
+    assert response == {"batchItemFailures": []}
+    assert written == [("SUMMARY", version)]
+    view = finished.rt.deps.store.load_view(finished.execution_id)
+    assert view is not None and view["summary"]["status"] == "COMPLETED"
+
+
+def test_a_row_that_fails_to_write_fails_the_first_record_it_came_from_so_the_retry_covers_the_batch(
+    finished, monkeypatch
+):
+    # GIVEN a batch: a wave, then two saves of the header, and a table that refuses the summary row
+    header = finished.item("STATE")
+    version = int(header["version"]["N"])
+    images = [finished.item("WAVE#db"), _header_at(header, version - 1, "RUNNING"), header]
+    put = finished.rt.deps.store.put_view_rows
+
+    def refusing(execution_id: str, rows: list[Any]) -> int:
+        if any(r.sk == "SUMMARY" for r in rows):
+            raise StoreError("throttled")
+        return put(execution_id, rows)
+
+    monkeypatch.setattr(finished.rt.deps.store, "put_view_rows", refusing)
+    # WHEN project_status handles it
+    response = finished.project([finished.record(image, n) for n, image in enumerate(images, start=1)])
+    # THEN the older header, the first record with a summary row, is reported: Lambda retries from it, so both
+    # saves are projected again
+    assert response == {"batchItemFailures": [{"itemIdentifier": "2"}]}

@@ -8,7 +8,16 @@ from typing import Any
 
 import pytest
 
-from drwave.core.projection import percent, project_all, project_item, project_servers, project_summary, project_wave
+from drwave.core.projection import (
+    ViewRow,
+    newest_rows,
+    percent,
+    project_all,
+    project_item,
+    project_servers,
+    project_summary,
+    project_wave,
+)
 from drwave.models.execution import Chunk, LaunchStatus, ServerState, WaveState, WaveStatus
 
 
@@ -245,3 +254,25 @@ def test_a_header_written_with_each_wave_listed_projects_the_same_summary():
     doc = project_summary(counted).doc
     assert doc["wavesByStatus"] == {"COMPLETED": 2, "LAUNCHING": 1, "PENDING": 1}
     assert (doc["wavesDone"], doc["wavesTotal"], doc["wavesPercent"]) == (2, 4, 50.0)
+
+
+def test_a_batch_writes_each_key_s_newest_row_with_the_first_record_that_had_one():
+    # GIVEN rows of four records: two executions share sort keys, one key gets a newer row later, one a tie
+    row = lambda sk, v: ViewRow(sk, {"v": v}, v)  # noqa: E731
+    projected = [
+        ("exe-1", [row("SUMMARY", 3), row("WAVE#db", 3)]),
+        ("exe-2", [row("SUMMARY", 9)]),
+        ("exe-1", [row("SUMMARY", 5)]),
+        ("exe-1", [row("WAVE#db", 3), row("SERVER#db#s-1", 4)]),
+    ]
+    # WHEN the batch's writes are chosen
+    writes = newest_rows(projected)
+    # THEN each execution's key is written once, at its newest version (the later record on a tie), by the first
+    # record that had a row for it; other executions' keys are their own
+    assert [[(r.sk, r.source_version, r.doc) for r in rows] for rows in writes] == [
+        [("SUMMARY", 5, {"v": 5}), ("WAVE#db", 3, {"v": 3})],
+        [("SUMMARY", 9, {"v": 9})],
+        [],
+        [("SERVER#db#s-1", 4, {"v": 4})],
+    ]
+    assert writes[0][1] is projected[3][1][0]  # the tie went to the later record

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -223,3 +223,26 @@ def _s(image: Image, name: str) -> str:
         return str(image[name]["S"])
     except (KeyError, TypeError) as err:
         raise ValueError(f"item has no string attribute {name!r}") from err
+
+
+def newest_rows(projected: Sequence[tuple[str, Sequence[ViewRow]]]) -> list[list[ViewRow]]:
+    """The rows a batch of records must write, by record (each given as its execution id and rows): per execution
+    and sort key only the newest row (highest source version; the later record on a tie), assigned to the first
+    record that has a row for that key.
+
+    A batch gathers several saves of one execution (the summary and a busy wave change at each), so a key's older
+    rows would only be overwritten a moment later. The row goes with the key's first record so that if writing it
+    fails, that record is reported and the stream is retried from there, which projects every later record again.
+    """
+    newest: dict[tuple[str, str], ViewRow] = {}
+    owner: dict[tuple[str, str], int] = {}
+    for index, (execution_id, rows) in enumerate(projected):
+        for row in rows:
+            key = (execution_id, row.sk)
+            owner.setdefault(key, index)
+            if key not in newest or row.source_version >= newest[key].source_version:
+                newest[key] = row
+    out: list[list[ViewRow]] = [[] for _ in projected]
+    for key, row in newest.items():
+        out[owner[key]].append(row)
+    return out

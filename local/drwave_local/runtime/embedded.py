@@ -11,7 +11,7 @@ import logging
 import random
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from functools import partial
 from pathlib import Path
@@ -46,7 +46,7 @@ from drwave.models.events import (
 from drwave.models.execution import Execution, ExecutionType
 from drwave.models.plan import PlanDocument
 from drwave.models.recovery import RecoveryPoint
-from drwave_local.runtime.clock import VirtualClock
+from drwave_local.runtime.clock import TimerHandle, VirtualClock
 from drwave_local.runtime.fast_dynamodb import dynamodb_choice, fast_dynamodb, fast_dynamodbstreams
 from drwave_local.runtime.moto_patches import fast_queries, fast_transactions, stream_releaser
 from drwave_local.runtime.router import EventRouter, Faults, load_handler
@@ -100,6 +100,15 @@ def _timeline(t: Timeline | None) -> ServerTimeline | None:
 
 def _cadence(s: Snapshots) -> SnapshotCadence:
     return SnapshotCadence(s.cadence_minutes, s.history_minutes)
+
+
+@dataclass
+class _Batch:
+    """Stream records gathering for one consumer's next invocation."""
+
+    route: StreamRoute
+    records: list[dict[str, Any]] = field(default_factory=list)
+    timer: TimerHandle | None = None
 
 
 def _pruned(record: dict[str, Any], pattern: dict[str, Any]) -> dict[str, Any]:
@@ -480,6 +489,7 @@ class LocalRuntime:
             (route, [(EventPattern.load(json.dumps(p)), p) for p in route.filters]) for route in self.template.streams
         ]
         self._shard_iterators: dict[str, str] = {}
+        self._open_batches: dict[str, _Batch] = {}
         if not self._stream_routes:
             return
         # botocore sends stream calls to an account-based endpoint moto does not serve: pin the classic one.
@@ -521,10 +531,30 @@ class LocalRuntime:
                 for r in records
                 if not patterns or any(p.matches_event(_pruned(r, shape)) for p, shape in patterns)  # type: ignore[arg-type]
             ]
-            for start in range(0, len(matched), route.batch_size):
-                batch = matched[start : start + route.batch_size]
-                deliver = partial(self._deliver_stream, route, batch, 0)
-                self.clock.call_later(self.router.hop_latency, deliver, label=route.function)
+            if matched:
+                self._gather(route, matched)
+
+    def _gather(self, route: StreamRoute, records: list[dict[str, Any]]) -> None:
+        """Records join the consumer's open batch, as Lambda's poller gathers them: a batch goes when its batching
+        window (MaximumBatchingWindowInSeconds, at least one hop) has passed since its first record, or at once
+        when it holds BatchSize records."""
+        for record in records:
+            batch = self._open_batches.get(route.function)
+            if batch is None:
+                batch = self._open_batches[route.function] = _Batch(route)
+                wait = max(self.router.hop_latency, route.batching_window_seconds)
+                batch.timer = self.clock.call_later(wait, partial(self._send_batch, batch), label=route.function)
+            batch.records.append(record)
+            if len(batch.records) >= route.batch_size:
+                if batch.timer is not None:
+                    batch.timer.cancel()
+                del self._open_batches[route.function]
+                self.clock.call_later(self.router.hop_latency, partial(self._send_batch, batch), label=route.function)
+
+    def _send_batch(self, batch: _Batch) -> None:
+        if self._open_batches.get(batch.route.function) is batch:
+            del self._open_batches[batch.route.function]
+        self._deliver_stream(batch.route, batch.records, 0)
 
     def _stream_record(self, record: dict[str, Any]) -> dict[str, Any]:
         """A stream record as Lambda hands it to a function (epoch creation time, the stream's ARN)."""

@@ -69,6 +69,7 @@ class StreamRoute:
     batch_size: int
     maximum_retry_attempts: int
     filters: tuple[dict[str, Any], ...] = ()  # FilterCriteria patterns: a record is delivered if any matches
+    batching_window_seconds: float = 0.0  # MaximumBatchingWindowInSeconds: records gather this long per batch
 
 
 @dataclass
@@ -140,6 +141,7 @@ def load_template(path: Path = DEFAULT_TEMPLATE) -> Template:
                         int(event_props.get("BatchSize", 100)),
                         int(_resolve(template, event_props.get("MaximumRetryAttempts", -1))),
                         tuple(json.loads(f["Pattern"]) for f in filters),
+                        float(_resolve(template, event_props.get("MaximumBatchingWindowInSeconds", 0))),
                     )
                 )
     return template
