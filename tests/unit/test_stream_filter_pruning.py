@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from moto.events.models import EventPattern
 
-from drwave_local.runtime.embedded import _pruned
+from drwave_local.runtime.router import EventMatcher, pruned
 
 PATTERNS: list[dict[str, Any]] = [
     {"eventName": ["INSERT", "MODIFY"], "dynamodb": {"Keys": {"pk": {"S": [{"prefix": "EXEC#"}]}}}},
@@ -41,12 +41,13 @@ def test_a_pruned_record_matches_a_pattern_exactly_when_the_whole_record_does(pa
     matcher = EventPattern.load(json.dumps(pattern))
     # WHEN each record is matched whole and pruned to what the pattern names
     whole = [matcher.matches_event(r) for r in RECORDS]
-    pruned = [matcher.matches_event(_pruned(r, pattern)) for r in RECORDS]
-    # THEN the answers are the same, and the patterns do tell the records apart
-    assert pruned == whole
+    parts = [matcher.matches_event(pruned(r, pattern)) for r in RECORDS]
+    # THEN the answers are the same (and the runtime's matcher gives them too), and the patterns tell records apart
+    assert parts == whole
+    assert [EventMatcher(pattern).matches(r) for r in RECORDS] == whole
     assert True in whole and False in whole
 
 
 def test_pruning_keeps_only_what_the_pattern_names() -> None:
-    kept = _pruned(RECORDS[0], PATTERNS[0])
+    kept = pruned(RECORDS[0], PATTERNS[0])
     assert kept == {"eventName": "INSERT", "dynamodb": {"Keys": {"pk": {"S": "EXEC#1"}}}}

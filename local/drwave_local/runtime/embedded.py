@@ -21,7 +21,6 @@ import boto3
 from botocore.awsrequest import AWSPreparedRequest, AWSResponse
 from botocore.config import Config
 from moto import mock_aws
-from moto.events.models import EventPattern
 
 from drwave.adapters.cleanup_store import CleanupStore
 from drwave.adapters.drs import DrsGateway
@@ -49,7 +48,7 @@ from drwave.models.recovery import RecoveryPoint
 from drwave_local.runtime.clock import TimerHandle, VirtualClock
 from drwave_local.runtime.fast_dynamodb import dynamodb_choice, fast_dynamodb, fast_dynamodbstreams
 from drwave_local.runtime.moto_patches import fast_queries, fast_transactions, stream_releaser
-from drwave_local.runtime.router import EventRouter, Faults, load_handler
+from drwave_local.runtime.router import EventMatcher, EventRouter, Faults, load_handler
 from drwave_local.runtime.scheduler import LocalTriggers
 from drwave_local.runtime.template import DEFAULT_TEMPLATE, Route, StreamRoute, load_template
 from drwave_local.runtime.workflow_bridge import WorkflowBridge, state_machine_definition
@@ -109,19 +108,6 @@ class _Batch:
     route: StreamRoute
     records: list[dict[str, Any]] = field(default_factory=list)
     timer: TimerHandle | None = None
-
-
-def _pruned(record: dict[str, Any], pattern: dict[str, Any]) -> dict[str, Any]:
-    """The parts of a stream record a filter pattern names: what the pattern decides on, without the item images
-    moto's matcher would otherwise flatten for every record (a pattern only ever looks at the keys it names)."""
-    if any(key.startswith("$") for key in pattern):
-        return record  # "$or" and the like: matched on the whole record
-    kept: dict[str, Any] = {}
-    for key, rule in pattern.items():
-        if key in record:
-            value = record[key]
-            kept[key] = _pruned(value, rule) if isinstance(rule, dict) and isinstance(value, dict) else value
-    return kept
 
 
 class LocalRuntime:
@@ -485,9 +471,7 @@ class LocalRuntime:
     # --- DynamoDB streams (moto records them but never invokes consumers) ------------------------------------
 
     def _open_streams(self, session: boto3.Session) -> None:
-        self._stream_routes = [
-            (route, [(EventPattern.load(json.dumps(p)), p) for p in route.filters]) for route in self.template.streams
-        ]
+        self._stream_routes = [(route, [EventMatcher(p) for p in route.filters]) for route in self.template.streams]
         self._shard_iterators: dict[str, str] = {}
         self._open_batches: dict[str, _Batch] = {}
         if not self._stream_routes:
@@ -526,11 +510,7 @@ class LocalRuntime:
         if not records:
             return
         for route, patterns in self._stream_routes:
-            matched = [
-                r
-                for r in records
-                if not patterns or any(p.matches_event(_pruned(r, shape)) for p, shape in patterns)  # type: ignore[arg-type]
-            ]
+            matched = [r for r in records if not patterns or any(p.matches(r) for p in patterns)]
             if matched:
                 self._gather(route, matched)
 

@@ -66,9 +66,28 @@ class DeliveryStats:
     errors: list[str] = field(default_factory=list)
 
 
+class EventMatcher:
+    """moto's EventBridge pattern matcher, told quickly what cannot match.
+
+    An event whose source or detail-type is not among the exact strings the pattern lists is refused at once, and
+    the rest is matched on the parts the pattern names: moto's matcher flattens the whole event, item images and all,
+    and a pattern only ever looks at the keys it names. Same answers as moto's on the whole event.
+    """
+
+    def __init__(self, pattern: dict[str, Any]) -> None:
+        self._pattern = pattern
+        self._moto = EventPattern.load(json.dumps(pattern))
+        self._exact = _exact_values(pattern)
+
+    def matches(self, event: dict[str, Any]) -> bool:
+        """Whether the pattern matches the event."""
+        if any(event.get(k) not in values for k, values in self._exact.items()):
+            return False
+        return bool(self._moto.matches_event(pruned(event, self._pattern)))  # type: ignore[arg-type]
+
+
 def _exact_values(pattern: dict[str, Any]) -> dict[str, frozenset[str]]:
-    """The top-level fields a rule pattern matches by exact strings only (source, detail-type): a quick refusal of
-    the events it cannot match before moto's matcher flattens them."""
+    """The top-level fields a pattern matches by exact strings only (source, detail-type)."""
     if any(key.startswith("$") for key in pattern):
         return {}
     return {
@@ -76,6 +95,18 @@ def _exact_values(pattern: dict[str, Any]) -> dict[str, frozenset[str]]:
         for key in ("source", "detail-type")
         if isinstance(values := pattern.get(key), list) and values and all(isinstance(v, str) for v in values)
     }
+
+
+def pruned(event: dict[str, Any], pattern: dict[str, Any]) -> dict[str, Any]:
+    """The parts of an event a pattern names (the whole event under "$or" and the like)."""
+    if any(key.startswith("$") for key in pattern):
+        return event
+    kept: dict[str, Any] = {}
+    for key, rule in pattern.items():
+        if key in event:
+            value = event[key]
+            kept[key] = pruned(value, rule) if isinstance(rule, dict) and isinstance(value, dict) else value
+    return kept
 
 
 class EventRouter:
@@ -99,9 +130,7 @@ class EventRouter:
         self.hop_latency = hop_latency
         self.faults = faults or Faults()
         self._rng = random.Random(self.faults.seed)
-        self._routes = [
-            (r, EventPattern.load(json.dumps(r.pattern)), _exact_values(r.pattern)) for r in template.routes
-        ]
+        self._routes = [(r, EventMatcher(r.pattern)) for r in template.routes]
         self.observers: list[Callable[[str, dict[str, Any]], None]] = []
         self.stats = DeliveryStats()
 
@@ -124,10 +153,8 @@ class EventRouter:
         self.stats.published[event["detail-type"]] += 1
         for observer in self.observers:
             observer(bus, event)
-        for route, pattern, exact in self._routes:
-            if route.bus != bus or any(event.get(k) not in values for k, values in exact.items()):
-                continue  # the pattern lists the source or detail-type it takes, and this is not one of them
-            if pattern.matches_event(event):  # type: ignore[arg-type]
+        for route, matcher in self._routes:
+            if route.bus == bus and matcher.matches(event):
                 self._schedule(route, event, attempt=0)
 
     def put_entries(self, entries: list[dict[str, Any]]) -> list[bool]:
