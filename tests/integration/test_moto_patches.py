@@ -12,7 +12,7 @@ from moto import mock_aws
 from moto.core import DEFAULT_ACCOUNT_ID
 from moto.dynamodb.models import dynamodb_backends
 
-from drwave_local.runtime.moto_patches import fast_queries, fast_transactions, stream_releaser
+from drwave_local.runtime.moto_patches import fast_queries, fast_transactions, stream_drainer
 
 
 @pytest.fixture
@@ -66,23 +66,47 @@ def test_a_stream_reader_keeps_seeing_writes_after_a_cancelled_transaction(table
     assert "Item" not in db.get_item(TableName="t", Key={"pk": {"S": "rolled-back"}})
 
 
-def test_a_released_stream_forgets_what_was_read_and_keeps_numbering_new_records(table):
-    # GIVEN a reader that has read two writes
-    db, streams, iterator = table
-    release = stream_releaser("t", "us-east-1")
+def test_a_drained_stream_forgets_what_was_read_and_keeps_numbering_new_records(table):
+    # GIVEN a drainer that has taken two writes
+    db, _, _ = table
+    drain = stream_drainer("t", "us-east-1")
     db.put_item(TableName="t", Item={"pk": {"S": "one"}})
     db.put_item(TableName="t", Item={"pk": {"S": "two"}})
-    page = streams.get_records(ShardIterator=iterator)
-    last = int(page["Records"][-1]["dynamodb"]["SequenceNumber"])
-    # WHEN what it read is released
-    dropped = release(iterator, last + 1)
-    # THEN moto keeps neither record, and the next write still reaches the reader, numbered after them
-    assert dropped == 2
+    first = drain()
+    # THEN it had them in order, and moto keeps neither
+    assert [r["dynamodb"]["Keys"]["pk"]["S"] for r in first] == ["one", "two"]
     assert dynamodb_backends[DEFAULT_ACCOUNT_ID]["us-east-1"].tables["t"].stream_shard.items == []
+    # AND a drain with nothing new is empty, and the next write comes numbered after them
+    assert drain() == []
     db.put_item(TableName="t", Item={"pk": {"S": "three"}})
-    later = streams.get_records(ShardIterator=page["NextShardIterator"])
-    assert keys(later) == ["three"]
-    assert int(later["Records"][0]["dynamodb"]["SequenceNumber"]) == last + 1
+    [later] = drain()
+    assert later["dynamodb"]["Keys"]["pk"]["S"] == "three"
+    assert int(later["dynamodb"]["SequenceNumber"]) == int(first[-1]["dynamodb"]["SequenceNumber"]) + 1
+
+
+def test_a_drained_record_is_what_get_records_returns(table):
+    # GIVEN an item of every attribute type drwave writes, put and then replaced
+    db, streams, iterator = table
+    item = {
+        "pk": {"S": "a"},
+        "n": {"N": "12.50"},
+        "m": {"M": {"s": {"S": "x"}, "l": {"L": [{"N": "1"}, {"BOOL": True}, {"NULL": True}]}}},
+        "ss": {"SS": ["b", "a"]},
+        "ns": {"NS": ["2", "1"]},
+    }
+    db.put_item(TableName="t", Item=item)
+    db.put_item(TableName="t", Item={**item, "n": {"N": "13"}})
+    # WHEN one reader uses GetRecords and the drainer then takes the same records
+    page = streams.get_records(ShardIterator=iterator)["Records"]
+    drained = stream_drainer("t", "us-east-1")()
+
+    # THEN both hold the same records, images and all (the creation time aside, which the runtime sets)
+    def comparable(record: dict[str, Any]) -> dict[str, Any]:
+        stream = {k: v for k, v in record["dynamodb"].items() if k != "ApproximateCreationDateTime"}
+        return {**record, "dynamodb": stream}
+
+    assert [comparable(r) for r in drained] == [comparable(r) for r in page]
+    assert [r["eventName"] for r in drained] == ["INSERT", "MODIFY"]
 
 
 def test_a_remembered_condition_is_judged_with_each_call_s_own_values():

@@ -46,8 +46,8 @@ from drwave.models.execution import Execution, ExecutionType
 from drwave.models.plan import PlanDocument
 from drwave.models.recovery import RecoveryPoint
 from drwave_local.runtime.clock import TimerHandle, VirtualClock
-from drwave_local.runtime.fast_dynamodb import dynamodb_choice, fast_dynamodb, fast_dynamodbstreams
-from drwave_local.runtime.moto_patches import fast_queries, fast_transactions, stream_releaser
+from drwave_local.runtime.fast_dynamodb import dynamodb_choice, fast_dynamodb
+from drwave_local.runtime.moto_patches import fast_queries, fast_transactions, stream_drainer
 from drwave_local.runtime.router import EventMatcher, EventRouter, Faults, load_handler
 from drwave_local.runtime.scheduler import LocalTriggers
 from drwave_local.runtime.template import DEFAULT_TEMPLATE, Route, StreamRoute, load_template
@@ -225,7 +225,7 @@ class LocalRuntime:
             fast_dynamodb(session) if self.dynamodb_kind == "fast" else session.client("dynamodb")
         )
         dynamodb.create_table(**self.template.create_table_kwargs(TABLE_NAME))
-        self._open_streams(session)
+        self._open_streams()
         sns = session.client("sns")
         self.notification_topic_arn = sns.create_topic(Name=TOPIC_NAME)["TopicArn"]
         # The template's ReportBucket: versioned, like the deployed one, so re-written reports keep their history.
@@ -470,43 +470,21 @@ class LocalRuntime:
 
     # --- DynamoDB streams (moto records them but never invokes consumers) ------------------------------------
 
-    def _open_streams(self, session: boto3.Session) -> None:
+    def _open_streams(self) -> None:
         self._stream_routes = [(route, [EventMatcher(p) for p in route.filters]) for route in self.template.streams]
-        self._shard_iterators: dict[str, str] = {}
         self._open_batches: dict[str, _Batch] = {}
+        self._drain_stream: Callable[[], list[dict[str, Any]]] | None = None
         if not self._stream_routes:
             return
-        # botocore sends stream calls to an account-based endpoint moto does not serve: pin the classic one.
-        endpoint = f"https://streams.dynamodb.{self.env.region}.amazonaws.com"
-        self._streams = (
-            fast_dynamodbstreams(session, endpoint_url=endpoint)
-            if self.dynamodb_kind == "fast"
-            else session.client("dynamodbstreams", endpoint_url=endpoint)
-        )
         self._stream_arn = self.dynamodb.describe_table(TableName=TABLE_NAME)["Table"]["LatestStreamArn"]
-        self._release_stream = stream_releaser(TABLE_NAME, self.env.region)
-        shards = self._streams.describe_stream(StreamArn=self._stream_arn)["StreamDescription"]["Shards"]
-        for shard in shards:
-            self._shard_iterators[shard["ShardId"]] = self._streams.get_shard_iterator(
-                StreamArn=self._stream_arn, ShardId=shard["ShardId"], ShardIteratorType="TRIM_HORIZON"
-            )["ShardIterator"]
+        self._drain_stream = stream_drainer(TABLE_NAME, self.env.region)
 
     def _poll_streams(self) -> None:
-        """Read the stream records written since the last poll and schedule them, in order, for the consumers."""
-        if not self._shard_iterators:
+        """Take the stream records written since the last poll and schedule them, in order, for the consumers."""
+        if self._drain_stream is None:
             return
-        records: list[dict[str, Any]] = []
-        for shard_id in list(self._shard_iterators):
-            while True:
-                used = self._shard_iterators[shard_id]
-                page = self._streams.get_records(ShardIterator=used, Limit=1000)
-                self._shard_iterators[shard_id] = page["NextShardIterator"]  # kept between polls
-                records.extend(self._stream_record(r) for r in page["Records"])
-                # What has been read is scheduled for the consumers (and retried from these copies): moto may forget it.
-                last = int(page["Records"][-1]["dynamodb"]["SequenceNumber"]) + 1 if page["Records"] else None
-                self._release_stream(used, last)
-                if len(page["Records"]) < 1000:
-                    break
+        # What has been read is scheduled for the consumers (and retried from these copies): moto forgets it.
+        records = [self._stream_record(r) for r in self._drain_stream()]
         if not records:
             return
         for route, patterns in self._stream_routes:

@@ -111,33 +111,32 @@ def fast_transactions() -> Callable[[], None]:
     return undo
 
 
-def stream_releaser(table_name: str, region: str) -> Callable[[str, int | None], int]:
-    """A function that makes moto forget what the local stream reader has already read; returns records dropped.
+def stream_drainer(table_name: str, region: str) -> Callable[[], list[dict[str, Any]]]:
+    """A function that hands over, in order, the table's stream records written since its last call, and makes moto
+    forget them (the local runtime is the stream's one reader, as Lambda's poller is on AWS).
 
-    moto keeps every stream record (the old and new image of every write) and every shard iterator it ever
-    handed out, for the life of the mock: a 5,000-server rehearsal held gigabytes. DynamoDB itself trims a
-    stream after 24 hours; locally, records the runtime has read (and so scheduled for delivery to the consumers)
-    are trimmed at once, and each iterator is forgotten once it has been used. Sequence numbers carry on.
+    moto keeps every stream record (the old and new image of every write) for the life of the mock: a 5,000-server
+    rehearsal held gigabytes; DynamoDB itself trims a stream after 24 hours. Reading through GetRecords also
+    re-copied every image along the response shape, a tenth of a rehearsal. The records are moto's own, each built
+    for its write (nothing else holds them once drained): the same as GetRecords returns, because drwave's items
+    hold no binary attributes (which botocore would decode), and the runtime sets ApproximateCreationDateTime as
+    Lambda hands it over. Sequence numbers carry on across drains.
     """
     from moto.dynamodb.models import dynamodb_backends  # noqa: PLC0415
-    from moto.dynamodbstreams.models import dynamodbstreams_backends  # noqa: PLC0415
 
     account = next(a for a, regions in list(dynamodb_backends.items()) if table_name in regions[region].tables)
     tables = dynamodb_backends[account][region].tables
-    iterators = dynamodbstreams_backends[account][region].shard_iterators
 
-    def release(used_iterator: str, next_sequence: int | None) -> int:
-        iterators.pop(used_iterator, None)
+    def drain() -> list[dict[str, Any]]:
         shard = tables[table_name].stream_shard
-        if shard is None or next_sequence is None:
-            return 0
-        dropped = min(next_sequence - shard.starting_sequence_number, len(shard.items))
-        if dropped > 0:
-            del shard.items[:dropped]
-            shard.starting_sequence_number += dropped  # the next record's number is len(items) + start
-        return max(dropped, 0)
+        if shard is None or not shard.items:
+            return []
+        records = [record.to_json() for record in shard.items]
+        shard.starting_sequence_number += len(shard.items)  # the next record's number is len(items) + start
+        shard.items.clear()
+        return records
 
-    return release
+    return drain
 
 
 def _sort_key(item: Item) -> Any:
