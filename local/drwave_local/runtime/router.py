@@ -71,19 +71,71 @@ class EventMatcher:
 
     An event whose source or detail-type is not among the exact strings the pattern lists is refused at once, and
     the rest is matched on the parts the pattern names: moto's matcher flattens the whole event, item images and all,
-    and a pattern only ever looks at the keys it names. Same answers as moto's on the whole event.
+    and a pattern only ever looks at the keys it names. A pattern made only of exact strings and prefixes (the
+    template's stream filter, most rules) is judged directly. Same answers as moto's on the whole event.
     """
 
     def __init__(self, pattern: dict[str, Any]) -> None:
         self._pattern = pattern
         self._moto = EventPattern.load(json.dumps(pattern))
         self._exact = _exact_values(pattern)
+        self._simple = _simple(pattern)
 
     def matches(self, event: dict[str, Any]) -> bool:
         """Whether the pattern matches the event."""
-        if any(event.get(k) not in values for k, values in self._exact.items()):
-            return False
+        if self._simple is not None:
+            return _simple_match(self._simple, event)
+        for key, values in self._exact.items():
+            value = event.get(key)
+            if value is None or (isinstance(value, str) and value not in values):
+                return False  # a list (or anything else) is left to moto's rules
         return bool(self._moto.matches_event(pruned(event, self._pattern)))  # type: ignore[arg-type]
+
+
+# A simple pattern: each named field holds either a nested simple pattern or its leaf's (exact strings, prefixes).
+_Simple = dict[str, "tuple[frozenset[str], tuple[str, ...]] | _Simple"]
+
+
+def _simple(pattern: dict[str, Any]) -> _Simple | None:
+    """The pattern compiled for direct matching, or None when it uses anything but exact strings and prefixes."""
+    compiled: _Simple = {}
+    for key, rule in pattern.items():
+        if key.startswith("$"):
+            return None
+        if isinstance(rule, dict):
+            nested = _simple(rule)
+            if nested is None or not nested:
+                return None
+            compiled[key] = nested
+            continue
+        if not isinstance(rule, list) or not rule:
+            return None
+        exact = [v for v in rule if isinstance(v, str)]
+        prefixes = [v["prefix"] for v in rule if isinstance(v, dict) and list(v) == ["prefix"]]
+        if len(exact) + len(prefixes) != len(rule) or not all(isinstance(p, str) for p in prefixes):
+            return None
+        compiled[key] = (frozenset(exact), tuple(prefixes))
+    return compiled
+
+
+def _leaf_match(leaf: tuple[frozenset[str], tuple[str, ...]], value: Any) -> bool:
+    """A string among the leaf's, or starting with one of its prefixes; a list matches if one of its strings does."""
+    exact, prefixes = leaf
+    values = value if isinstance(value, list) else [value]
+    return any(isinstance(v, str) and (v in exact or any(v.startswith(p) for p in prefixes)) for v in values)
+
+
+def _simple_match(pattern: _Simple, event: dict[str, Any]) -> bool:
+    for key, rule in pattern.items():
+        if key not in event:
+            return False
+        value = event[key]
+        if isinstance(rule, dict):
+            if not isinstance(value, dict) or not _simple_match(rule, value):
+                return False
+        elif not _leaf_match(rule, value):
+            return False
+    return True
 
 
 def _exact_values(pattern: dict[str, Any]) -> dict[str, frozenset[str]]:
