@@ -17,7 +17,11 @@ DEFAULT_BUS = "default"
 DRWAVE_BUS = "drwave"
 
 
-class _CfnLoader(yaml.SafeLoader):
+# libyaml's parser where PyYAML was built with it (the wheels are): the template is read by every local runtime.
+_SafeLoader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+
+class _CfnLoader(_SafeLoader):  # type: ignore[valid-type,misc]
     """YAML loader that understands CloudFormation short-form intrinsics (!Ref, !Sub, !GetAtt, ...)."""
 
 
@@ -83,6 +87,8 @@ class Template:
     streams: list[StreamRoute] = field(default_factory=list)
     # Functions invoked synchronously (API Gateway, direct invocation): logical id -> handler
     synchronous: dict[str, str] = field(default_factory=dict)
+    # Every function's environment variables (the Globals' and its own, values as written): logical id -> variables
+    environments: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def resource(self, logical_id: str) -> dict[str, Any]:
         """The properties of one resource."""
@@ -116,10 +122,12 @@ def load_template(path: Path = DEFAULT_TEMPLATE) -> Template:
     except (OSError, yaml.YAMLError) as err:
         raise ValueError(f"{path}: cannot read the SAM template: {err}") from err
     template = Template(resources=doc.get("Resources", {}), parameters=doc.get("Parameters", {}))
+    shared = (((doc.get("Globals") or {}).get("Function") or {}).get("Environment") or {}).get("Variables") or {}
     for name, resource in template.resources.items():
         if resource.get("Type") != "AWS::Serverless::Function":
             continue
         props = resource["Properties"]
+        template.environments[name] = {**shared, **((props.get("Environment") or {}).get("Variables") or {})}
         events = props.get("Events") or {}
         if not events or any(e["Type"] == "Api" for e in events.values()):
             template.synchronous[name] = props["Handler"]
