@@ -276,8 +276,9 @@ class CapacityMeter:
             after = write.before
         else:
             after = write.written if write.written is not None else self.source.item(write.table, write.key)
-        size = max(item_size(write.before), item_size(after))
-        self.largest_item_bytes = max(self.largest_item_bytes, item_size(after))
+        after_size = item_size(after)
+        size = max(item_size(write.before), after_size)
+        self.largest_item_bytes = max(self.largest_item_bytes, after_size)
         self.write_units += write_units(size, write.transactional)
         if write.condition_only:
             return
