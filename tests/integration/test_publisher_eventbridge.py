@@ -9,6 +9,8 @@ import pytest
 from botocore.awsrequest import AWSResponse
 from botocore.stub import Stubber
 
+from drwave.adapters import aws as shared
+from drwave.adapters.environment import adapters_from_environment
 from drwave.adapters.publisher import MAX_ENTRIES_PER_CALL, EventPublisher, PublishError
 from drwave.models.events import EVENT_SOURCE, ExecutionFinished, WaveStartRequested
 from drwave.models.execution import ExecutionType
@@ -154,3 +156,40 @@ def test_a_failed_batch_stops_publishing_the_batches_after_it(events, put_events
         EventPublisher(events, BUS).publish(requests(25))
     # THEN the third batch was never sent
     assert [len(c) for c in put_events_calls] == [10, 10]
+
+
+def _adapters(monkeypatch: pytest.MonkeyPatch, bus: str | None) -> tuple[Any, list[str]]:
+    """A function's adapters as built from its environment (with or without the bus), and the services of the
+    clients that building them made."""
+    for name, value in {"STATE_TABLE": "drwave-state", "ACCOUNT_ID": "123456789012"}.items():
+        monkeypatch.setenv(name, value)
+    if bus is None:
+        monkeypatch.delenv("EVENT_BUS_NAME", raising=False)
+    else:
+        monkeypatch.setenv("EVENT_BUS_NAME", bus)
+    built: list[str] = []
+
+    def client(service: str) -> Any:
+        built.append(service)
+        return shared.session().client(service)
+
+    monkeypatch.setattr(shared, "client", client)
+    return adapters_from_environment(), built
+
+
+def test_a_function_given_no_bus_builds_no_eventbridge_client_and_refuses_to_publish(aws, monkeypatch):
+    # GIVEN a function environment without EVENT_BUS_NAME (the template gives it to the publishing functions only)
+    # WHEN its adapters are built
+    adapters, built = _adapters(monkeypatch, None)
+    # THEN no EventBridge client was made, and publishing fails as a refusal (the outbox keeps the events)
+    assert "dynamodb" in built and "events" not in built
+    with pytest.raises(PublishError, match="EVENT_BUS_NAME"):
+        adapters.publisher.publish(requests(1))
+
+
+def test_a_function_given_the_bus_builds_its_client_and_publishes_on_it(aws, events, monkeypatch):
+    # GIVEN a publishing function's environment, WHEN its adapters are built and it publishes
+    adapters, built = _adapters(monkeypatch, BUS)
+    adapters.publisher.publish(requests(1))
+    # THEN its EventBridge client was made with the others, and EventBridge accepted the entry
+    assert "events" in built

@@ -69,6 +69,11 @@ def _ec2(client: Any) -> Ec2LaunchTemplates:
     return Ec2LaunchTemplates(client)
 
 
+def _publisher(bus: str | None) -> EventPublisher:
+    # Only the functions that publish are given the bus (and events:PutEvents): the others build no client for it.
+    return EventPublisher(aws.client("events"), bus) if bus else EventPublisher.unconfigured()
+
+
 def _notifier(topic: str | None) -> SnsNotifier | None:
     if not topic:
         return None
@@ -125,7 +130,7 @@ def adapters_from_environment() -> EnvironmentAdapters:
     )
     return EnvironmentAdapters(
         store=store,
-        publisher=EventPublisher(aws.client("events"), os.environ["EVENT_BUS_NAME"]),
+        publisher=_publisher(os.environ.get("EVENT_BUS_NAME")),
         drs_for=lambda account, region: _drs(sessions.client("drs", account, region, drs_config)),
         ssm_for=lambda account, region: _ssm(sessions.client("ssm", account, region)),
         ec2_for=lambda account, region: _ec2(sessions.client("ec2", account, region)),

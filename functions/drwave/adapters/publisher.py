@@ -21,12 +21,19 @@ class EventPublisher:
         self._events = client
         self._bus = bus_name
 
+    @classmethod
+    def unconfigured(cls) -> EventPublisher:
+        """A function given no bus (and no events:PutEvents): publishing fails, leaving events to the outbox."""
+        return cls(None, "")
+
     def publish(self, details: Sequence[EventDetail]) -> None:
         """Publish all details in order; raise PublishError if any entry failed."""
         self.publish_entries(wire_entries(details))
 
     def publish_entries(self, outbox: Sequence[dict[str, str]]) -> None:
         """Publish stored events (detail-type and detail JSON, as the outbox keeps them) in order."""
+        if self._events is None:
+            raise PublishError("this function has no event bus (EVENT_BUS_NAME is not set): the outbox keeps them")
         entries = [
             {"Source": EVENT_SOURCE, "DetailType": e["detailType"], "Detail": e["detail"], "EventBusName": self._bus}
             for e in outbox
