@@ -749,3 +749,60 @@ def test_the_report_bucket_is_encrypted_versioned_private_and_ages_out_old_versi
     # AND only write-report may write reports, under reports/
     writer = transformed["Resources"]["WriteReportFunction"]["Properties"]
     assert writer["Environment"]["Variables"]["REPORT_BUCKET"] == {"Ref": "ReportBucket"}
+
+
+def test_exactly_the_functions_that_may_publish_are_given_the_bus(transformed: dict[str, Any]) -> None:
+    # GIVEN every function, its environment and its role's permission to put events on drwave's bus
+    functions = _resources(transformed, "AWS::Lambda::Function")
+    may_publish = {
+        name.removesuffix("Role")
+        for name, _, document in _policy_documents(transformed)
+        for s in _statements(document)
+        if "events:PutEvents" in _as_list(s.get("Action", []))
+        and s.get("Effect") == "Allow"
+        and s.get("Resource") == {"Fn::GetAtt": ["EventBus", "Arn"]}
+    }
+    given_bus = {
+        name
+        for name, f in functions.items()
+        if "EVENT_BUS_NAME" in f["Properties"].get("Environment", {}).get("Variables", {})
+    }
+    # THEN the two sets are the same: a function that never publishes builds no EventBridge client at cold start
+    assert given_bus == may_publish & set(functions)
+    assert {"ProjectStatusFunction", "NotifyFunction", "SyncWorkflowFunction", "WriteReportFunction"}.isdisjoint(
+        given_bus
+    )
+
+
+def test_every_function_is_built_by_the_makefile_that_ships_bytecode() -> None:
+    sam = yaml_parse(TEMPLATE.read_text(encoding="utf-8"))
+    functions = {n: r for n, r in sam["Resources"].items() if r["Type"] == "AWS::Serverless::Function"}
+    assert functions and all(r["Metadata"]["BuildMethod"] == "makefile" for r in functions.values())
+
+
+def test_the_built_package_serves_imports_from_its_bytecode_even_after_the_source_changes(tmp_path: Path) -> None:
+    # GIVEN the package `sam build` makes for a function (functions/Makefile, with this interpreter)
+    functions = TEMPLATE.parent.parent / "functions"
+    artifacts = tmp_path / "artifacts"
+    subprocess.run(
+        [
+            "make",
+            "-s",
+            "-C",
+            str(functions),
+            "build-ApiFunction",
+            f"ARTIFACTS_DIR={artifacts}",
+            f"PYTHON={sys.executable}",
+        ],
+        check=True,
+    )
+    # THEN every module has its bytecode beside it
+    sources = list((artifacts / "drwave").rglob("*.py"))
+    assert sources and all(
+        (s.parent / "__pycache__" / f"{s.stem}.{sys.implementation.cache_tag}.pyc").exists() for s in sources
+    )
+    # AND an import uses it as it is (unchecked hash): a source changed after the build is not what runs
+    version = artifacts / "drwave" / "__init__.py"
+    version.write_text(version.read_text(encoding="utf-8") + "\nraise RuntimeError('source compiled at cold start')\n")
+    env = {"PATH": os.environ["PATH"], "PYTHONPATH": str(artifacts), "PYTHONDONTWRITEBYTECODE": "1"}
+    subprocess.run([sys.executable, "-c", "import drwave"], check=True, env=env, cwd=tmp_path)
