@@ -9,6 +9,7 @@ import resource
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -26,6 +27,7 @@ from drwave_local.paths import ROOT
 from drwave_local.runtime.clock import VirtualClock
 from drwave_local.runtime.embedded import LocalRuntime, _timeline
 from drwave_local.runtime.fast_dynamodb import dynamodb_choice
+from drwave_local.runtime.template import load_template
 from drwave_local.simulators.drs import DrsSimulator, SimulatedSourceServer
 
 HOP_LATENCY = 0.25  # modelled seconds per EventBridge + Lambda hop (METRICS.md default)
@@ -47,29 +49,44 @@ PRICES = {
     "dynamoDbPer1MReadUnits": 0.125,
 }
 HANDLER_PACKAGE = ROOT / "functions" / "drwave" / "handlers"
-# What a function's environment holds on AWS (infrastructure/template.yaml): the clients it builds depend on it.
-FUNCTION_ENVIRONMENT = {
+# Stand-ins for what CloudFormation resolves in a function's environment (infrastructure/template.yaml): which
+# variables a function is given decides which clients it builds. Parameters take their defaults.
+RESOLVED = {
     "STATE_TABLE": "drwave-state",
     "EVENT_BUS_NAME": "drwave",
     "ACCOUNT_ID": "123456789012",
+    "NOTIFICATION_TOPIC_ARN": "arn:aws:sns:us-east-1:123456789012:drwave",
+    "REPORT_BUCKET": "drwave-reports",
+    "STATE_MACHINE_ARN": "arn:aws:states:us-east-1:123456789012:stateMachine:drwave",
+    "TARGET_ACCOUNT_IDS": "",
+}
+LAMBDA_ENVIRONMENT = {  # what Lambda itself sets (credentials: any, nothing is called)
     "AWS_REGION": "us-east-1",
     "AWS_DEFAULT_REGION": "us-east-1",
     "AWS_ACCESS_KEY_ID": "cold-start",
     "AWS_SECRET_ACCESS_KEY": "cold-start",
-    "POWERTOOLS_SERVICE_NAME": "drwave",
 }
-EXTRA_ENVIRONMENT = {
-    "notify": {"NOTIFICATION_TOPIC_ARN": "arn:aws:sns:us-east-1:123456789012:drwave"},
-    "trigger": {"NOTIFICATION_TOPIC_ARN": "arn:aws:sns:us-east-1:123456789012:drwave"},
-    "write_report": {"REPORT_BUCKET": "drwave-reports"},
-    "sync_workflow": {"STATE_MACHINE_ARN": "arn:aws:states:us-east-1:123456789012:stateMachine:drwave"},
-}
+
+
+def function_environments() -> dict[str, dict[str, str]]:
+    """Each handler module's environment as the template gives it (the union, where functions share a module)."""
+    template = load_template()
+    environments: dict[str, dict[str, str]] = {}
+    for name, variables in template.environments.items():
+        module = template.resources[name]["Properties"]["Handler"].rsplit(".", 1)[0]
+        for key, written in variables.items():
+            value = written
+            if isinstance(value, dict) and set(value) == {"Ref"} and value["Ref"] in template.parameters:
+                value = template.parameters[value["Ref"]].get("Default", "")
+            resolved = RESOLVED.get(key, "placeholder") if isinstance(value, dict) else str(value)
+            environments.setdefault(module, {})[key] = resolved
+    return environments
 
 
 def handler_modules() -> list[str]:
-    """Every handler module of the deployed package (not the shared helpers)."""
-    names = sorted(p.stem for p in HANDLER_PACKAGE.glob("*.py") if p.stem not in ("__init__", "common"))
-    return [f"drwave.handlers.{name}" for name in names]
+    """Every module a deployed function's Handler names (infrastructure/template.yaml), each once."""
+    template = load_template()
+    return sorted({template.resources[n]["Properties"]["Handler"].rsplit(".", 1)[0] for n in template.environments})
 
 
 def _seconds(start: datetime, end: datetime | None) -> float:
@@ -226,23 +243,74 @@ def _cold_start_code(module: str) -> str:
     return f"import {module}; from drwave.engine.ports import Dependencies; Dependencies.from_environment()"
 
 
-def cold_starts(modules: list[str] | None = None, repeats: int = 3) -> dict[str, float]:
-    """Median seconds, in fresh interpreters, of each handler's import plus its clients, and of bare boto3's.
+def _python() -> list[str]:
+    return [f"PYTHON={sys.executable}"]
 
-    Rounds interleave the candidates so that load on a shared machine falls on all of them alike.
+
+def built_package(into: Path) -> Path:
+    """The functions' package as `sam build` makes it (functions/Makefile: the source and its bytecode)."""
+    subprocess.run(
+        ["make", "-s", "-C", str(ROOT / "functions"), "build-ApiFunction", f"ARTIFACTS_DIR={into}", *_python()],
+        check=True,
+        capture_output=True,
+    )
+    return into
+
+
+# Run once per handler, untimed: what its cold start loads besides drwave (in order) and the clients it builds.
+_DISCOVER = (
+    "import sys, json; before = set(sys.modules); {code}; import gc, botocore.client; "
+    "print(json.dumps({{'modules': [m for m in list(sys.modules) if m not in before and m.split('.')[0] != 'drwave'], "
+    "'services': sorted({{o.meta.service_model.service_name for o in gc.get_objects() "
+    "if isinstance(o, botocore.client.BaseClient)}})}}))"
+)
+
+
+def _libraries_code(found: dict[str, Any]) -> str:
+    """The same libraries and clients without drwave: what the handler's cold start cannot go below."""
+    return (
+        f"import importlib, boto3\nfor name in {found['modules']!r}:\n    try: importlib.import_module(name)\n"
+        f"    except Exception: pass\nsession = boto3.Session()\n"
+        f"for service in {found['services']!r}: session.client(service)"
+    )
+
+
+def cold_starts(modules: list[str] | None = None, repeats: int = 3) -> dict[str, float]:
+    """Median seconds, in fresh interpreters, of each handler's import plus its clients, of the same libraries and
+    clients without drwave ("libraries:<module>"), and of bare boto3's.
+
+    Each handler runs from the built package with its function's environment from the template. Rounds interleave
+    the candidates so that load on a shared machine falls on all of them alike.
     """
     modules = modules or handler_modules()
-    functions = ROOT / "functions"
-    candidates = {"boto3": BARE_BOTO3, **{m: _cold_start_code(m) for m in modules}}
-    runs: dict[str, list[float]] = {name: [] for name in candidates}
-    for _ in range(repeats):
-        for name, code in candidates.items():
-            env = {**FUNCTION_ENVIRONMENT, **EXTRA_ENVIRONMENT.get(name.rsplit(".", 1)[-1], {})}
-            env = {**{k: v for k, v in os.environ.items() if not k.startswith("AWS_")}, **env}
-            env["PYTHONPATH"] = os.pathsep.join([str(functions), env.get("PYTHONPATH", "")])
-            timed = f"import time; t = time.perf_counter(); {code}; print(time.perf_counter() - t)"
-            out = subprocess.run([sys.executable, "-c", timed], check=True, capture_output=True, text=True, env=env)
-            runs[name].append(float(out.stdout.strip().splitlines()[-1]))
+    environments = function_environments()
+    runs: dict[str, list[float]] = {}
+    with tempfile.TemporaryDirectory(prefix="drwave-package-") as scratch:
+        package = built_package(Path(scratch))
+
+        def run(name: str, code: str) -> str:
+            module = name.removeprefix("libraries:")
+            env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+            env |= {**LAMBDA_ENVIRONMENT, "POWERTOOLS_SERVICE_NAME": "drwave", **environments.get(module, {})}
+            env["PYTHONPATH"] = os.pathsep.join([str(package), env.get("PYTHONPATH", "")])
+            env["PYTHONDONTWRITEBYTECODE"] = "1"  # as on Lambda: the code directory is read-only
+            out = subprocess.run(
+                [sys.executable, "-c", code], check=True, capture_output=True, text=True, env=env, cwd=scratch
+            )
+            return out.stdout.strip().splitlines()[-1]
+
+        candidates = {"boto3": BARE_BOTO3}
+        for module in modules:
+            found = json.loads(run(module, _DISCOVER.format(code=_cold_start_code(module))))
+            candidates[module] = _cold_start_code(module)
+            candidates[f"libraries:{module}"] = _libraries_code(found)
+        check = f"import drwave; assert drwave.__spec__.origin.startswith({str(package)!r})"
+        for module in modules:  # the handlers are imported from the built package (its bytecode), nothing else
+            run(module, f"import sys, {module}; {check}; print('ok')")
+        for _ in range(repeats):
+            for name, code in candidates.items():
+                timed = f"import time\nt = time.perf_counter()\n{code}\nprint(time.perf_counter() - t)"
+                runs.setdefault(name, []).append(float(run(name, timed)))
     return {name: statistics.median(values) for name, values in runs.items()}
 
 
@@ -463,11 +531,16 @@ def main(
 
     imports = cold_starts()
     base_import = imports["boto3"]
-    modules = [m for m in imports if m != "boto3"]
+    modules = [m for m in imports if m != "boto3" and not m.startswith("libraries:")]
     out(
-        f"== cold start (import + building the function's clients, median of fresh interpreters): bare boto3 with a "
-        f"DynamoDB client {base_import * 1000:.0f} ms; handlers as a ratio to it: "
-        + ", ".join(f"{m.rsplit('.', 1)[-1]} x{imports[m] / base_import:.2f}" for m in modules)
+        f"== cold start (import + building the function's clients, from the built package with its bytecode and the "
+        f"function's environment, median of fresh interpreters): bare boto3 with a DynamoDB client "
+        f"{base_import * 1000:.0f} ms; handlers as a ratio to it (in brackets: the same libraries and clients "
+        f"without drwave's code): "
+        + ", ".join(
+            f"{m.rsplit('.', 1)[-1]} x{imports[m] / base_import:.2f} (x{imports['libraries:' + m] / base_import:.2f})"
+            for m in modules
+        )
     )
     package = sum(p.stat().st_size for p in ROOT.joinpath("functions").rglob("*.py"))
     out(f"== deployment package: drwave code {package / 1024:.0f} KiB (plus boto3, aws-lambda-powertools, pydantic)")
@@ -512,6 +585,6 @@ def main(
         f"({latency[1]}; {HOP_LATENCY} s hops), DRS API calls x{calls[0]:.1f} fewer ({calls[1]}), "
         f"cost x{cost[0]:.1f} lower ({cost[1]}); engine {throughput:.0f} events/s, x10 servers -> x{scale:.1f} wall; "
         f"peak {peak:,.0f} MiB; slowest handler cold start x{imports[slowest] / base_import:.2f} boto3 "
-        f"({slowest.rsplit('.', 1)[-1]})"
+        f"({slowest.rsplit('.', 1)[-1]}; its libraries alone x{imports['libraries:' + slowest] / base_import:.2f})"
     )
     return 0
