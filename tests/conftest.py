@@ -17,6 +17,7 @@ settings.load_profile("ci" if os.environ.get("CI") else "dev")
 
 # Every store save in the suites also proves that what it skipped as unchanged was not changed in place.
 os.environ.setdefault("DRWAVE_STORE_CHECKS", "1")
+os.environ.setdefault("DRWAVE_VALIDATION_CHECKS", "1")  # the fast client's compiled validation agrees with botocore
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

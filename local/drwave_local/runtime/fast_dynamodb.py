@@ -7,8 +7,9 @@ semantics, botocore's parameter validation and moto's own request handler (`Dyna
 which run moto's validations and call its backend, stream records included), and replaces the wire in between
 with a copy of the parameters in, and a model-guided copy of the result out:
 
-* parameters are validated with botocore's `ParamValidator` against the service model (the same errors a real
-  client raises), then copied along the input shape, as the wire would, so moto never holds the caller's objects;
+* parameters are validated as botocore's `ParamValidator` validates them against the service model (a compiled
+  check first, `fast_validate.py`, and botocore's own report whenever it fails: the same errors a real client
+  raises), then copied along the input shape, as the wire would, so moto never holds the caller's objects;
   blobs become bytes and timestamps naive UTC datetimes, as moto's own parser makes them;
 * the handler's result is copied along the output shape: members the model does not have and None values are
   dropped, as moto's serialiser and botocore's parser drop them; timestamps go through the same two conversions;
@@ -52,6 +53,8 @@ from moto.dynamodb.responses import DynamoHandler
 from moto.dynamodbstreams.responses import DynamoDBStreamsHandler
 from moto.iam.models import get_account_id_from
 from werkzeug.exceptions import HTTPException
+
+from drwave_local.runtime.fast_validate import CompiledValidator
 
 # Where an AttributeValue (or a map or list of them) sits in a shape, its contents are copied by `_copy_value`
 # (or taken as they are, when moto built them for this response) instead of being walked member by member.
@@ -299,6 +302,8 @@ class FastClient:
         self._content_type = f"application/x-amz-json-{service_model.metadata.get('jsonVersion', '1.0')}"
         self._target_prefix = service_model.metadata.get("targetPrefix", "")
         self._validator = ParamValidator() if validate else None
+        self._compiled = CompiledValidator()  # asked first: botocore only when it says no (or under the checks)
+        self._check_validation = os.environ.get("DRWAVE_VALIDATION_CHECKS") == "1"
         self._converters = _Converters()
         self._parser = create_parser(self._protocol)
         self._operations = {method: op for method, op in self.meta.method_to_api_mapping.items()}
@@ -339,9 +344,7 @@ class FastClient:
         input_shape = model.input_shape
         if input_shape is not None:
             if self._validator is not None:
-                report = self._validator.validate(api_params, input_shape)
-                if report.has_errors():
-                    raise ParamValidationError(report=report.generate_report())
+                self._validate(operation_name, api_params, input_shape)
             params = self._converters.request(input_shape)(api_params)
         else:
             params = {}
@@ -358,6 +361,20 @@ class FastClient:
             code = parsed.get("Error", {}).get("Code")
             raise self.exceptions.from_code(code)(parsed, operation_name)
         return parsed
+
+    def _validate(self, operation_name: str, params: dict[str, Any], shape: Shape) -> None:
+        """botocore's validation of a request: its own report whenever the compiled check does not pass it."""
+        passed = self._compiled.valid(params, shape)
+        if passed and not self._check_validation:
+            return
+        report = self._validator.validate(params, shape)  # type: ignore[union-attr]
+        if self._check_validation and passed == report.has_errors():
+            raise AssertionError(
+                f"{operation_name}: the compiled validation says {'valid' if passed else 'invalid'}, botocore says "
+                f"{report.generate_report() or 'valid'}"
+            )
+        if report.has_errors():
+            raise ParamValidationError(report=report.generate_report())
 
     def _handler(self, operation_name: str, params: dict[str, Any]) -> BaseResponse:
         handler = self._handler_class()
