@@ -66,6 +66,40 @@ def test_a_stream_reader_keeps_seeing_writes_after_a_cancelled_transaction(table
     assert "Item" not in db.get_item(TableName="t", Key={"pk": {"S": "rolled-back"}})
 
 
+def test_a_cancelled_transaction_leaves_every_item_it_put_updated_or_deleted_as_it_was(table):
+    # GIVEN three stored items, and a transaction that replaces one, updates one, deletes one and then fails
+    db, _, _ = table
+    for key in ("put", "updated", "deleted", "guard"):
+        db.put_item(TableName="t", Item={"pk": {"S": key}, "n": {"N": "1"}, "m": {"M": {"x": {"S": "old"}}}})
+    items = [
+        {"Put": {"TableName": "t", "Item": {"pk": {"S": "put"}, "n": {"N": "2"}}}},
+        {
+            "Update": {
+                "TableName": "t",
+                "Key": {"pk": {"S": "updated"}},
+                "UpdateExpression": "SET n = :two, m.x = :new",
+                "ExpressionAttributeValues": {":two": {"N": "2"}, ":new": {"S": "new"}},
+            }
+        },
+        {"Delete": {"TableName": "t", "Key": {"pk": {"S": "deleted"}}}},
+        {
+            "ConditionCheck": {
+                "TableName": "t",
+                "Key": {"pk": {"S": "guard"}},
+                "ConditionExpression": "n = :two",
+                "ExpressionAttributeValues": {":two": {"N": "2"}},
+            }
+        },
+    ]
+    # WHEN it is cancelled by the condition
+    with pytest.raises(ClientError, match="TransactionCanceled"):
+        db.transact_write_items(TransactItems=items)
+    # THEN each item is exactly as before, nested values included
+    for key in ("put", "updated", "deleted"):
+        item = db.get_item(TableName="t", Key={"pk": {"S": key}})["Item"]
+        assert item == {"pk": {"S": key}, "n": {"N": "1"}, "m": {"M": {"x": {"S": "old"}}}}
+
+
 def test_a_drained_stream_forgets_what_was_read_and_keeps_numbering_new_records(table):
     # GIVEN a drainer that has taken two writes
     db, _, _ = table

@@ -40,7 +40,7 @@ def _touched(backend: Any, transact_items: list[dict[str, Any]]) -> list[tuple[T
     """(table, hash key, range key, a copy of the stored item or None) of every item a transaction names."""
     touched = []
     for entry in transact_items:
-        _, op = next(iter(entry.items()))
+        kind, op = next(iter(entry.items()))
         table = backend.tables.get(op.get("TableName"))
         attrs = op.get("Item") or op.get("Key") or {}
         if table is None or table.hash_key_attr not in attrs:
@@ -50,7 +50,10 @@ def _touched(backend: Any, transact_items: list[dict[str, Any]]) -> list[tuple[T
         stored = table.items.get(hash_key) if hash_key in table.items else None
         if range_key is not None and isinstance(stored, dict):
             stored = stored.get(range_key)
-        touched.append((table, hash_key, range_key, copy.deepcopy(stored) if stored is not None else None))
+        # Put and Delete replace the stored Item object (and a ConditionCheck leaves it): only an Update changes it in
+        # place, so only an Update's item needs a copy to go back to.
+        backup = copy.deepcopy(stored) if stored is not None and kind == "Update" else stored
+        touched.append((table, hash_key, range_key, backup))
     return touched
 
 
