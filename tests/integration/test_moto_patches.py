@@ -11,6 +11,7 @@ from botocore.exceptions import ClientError
 from moto import mock_aws
 from moto.core import DEFAULT_ACCOUNT_ID
 from moto.dynamodb.models import dynamodb_backends
+from moto.dynamodb.models.dynamo_type import DynamoType
 
 from drwave_local.runtime.moto_patches import fast_queries, fast_transactions, stream_drainer
 
@@ -232,3 +233,32 @@ def test_items_are_held_to_dynamodb_s_size_limit_as_plain_moto_holds_them(table)
     # THEN a 390 KB item is stored and a 410 KB one refused, with the same error either way
     assert patched == plain
     assert plain[0] == "accepted" and plain[1] != "accepted", plain
+
+
+def test_attribute_values_hash_and_compare_as_plain_moto_has_them():
+    # GIVEN attribute values of every kind, and moto's own equality and hash
+    values = [
+        {"S": "a"},
+        {"S": "1"},
+        {"N": "1"},
+        {"N": "1.0"},
+        {"B": "YQ=="},
+        {"SS": ["a", "b"]},
+        {"NS": ["1", "2"]},
+        {"BOOL": True},
+        {"NULL": True},
+    ]
+    plain = [(DynamoType.__eq__, DynamoType.__hash__)]
+    undo = fast_queries()
+    try:
+        patched_eq, patched_hash = DynamoType.__eq__, DynamoType.__hash__
+    finally:
+        undo()
+    [(plain_eq, plain_hash)] = plain
+    typed = [DynamoType(v) for v in values]
+    # THEN the patched ones give the same answers for every pair, and the same hash for every hashable value
+    for a in typed:
+        for b in typed:
+            assert patched_eq(a, b) == plain_eq(a, b)
+        if a.type not in {"SS", "NS"}:  # sets do not hash, in moto either
+            assert patched_hash(a) == plain_hash(a)

@@ -292,6 +292,19 @@ def _stream_record_size(record: Any) -> _Length:
     return _Length(_text_length(record))
 
 
+def _hash(self: DynamoType) -> int:
+    """DynamoType.__hash__ without building the cast value of a string (its cast value is itself)."""
+    value = self.value
+    return hash(("S", value)) if self.type == "S" else hash((self.type, self.cast_value))
+
+
+def _equal(self: DynamoType, other: DynamoType) -> bool:
+    """DynamoType.__eq__, strings compared directly (keys are strings: every partition lookup compares them)."""
+    if self.type == "S":
+        return other.type == "S" and self.value == other.value
+    return self.type == other.type and self.cast_value == other.cast_value
+
+
 def fast_queries() -> Callable[[], None]:
     """Install the partition-only Query, the cached sort keys and the remembered condition parses in moto's
     DynamoDB; returns the undo."""
@@ -302,6 +315,8 @@ def fast_queries() -> Callable[[], None]:
     ConditionExpressionParser.parse = _parsed_once(parse)  # type: ignore[method-assign,assignment]
     item_init = Item.__init__
     Item.__init__ = _item_init  # type: ignore[method-assign]
+    hashed, equal = DynamoType.__hash__, DynamoType.__eq__
+    DynamoType.__hash__, DynamoType.__eq__ = _hash, _equal  # type: ignore[method-assign]
     dump = table_module.dynamo_json_dump  # table.py measures stream records with it, and uses it for nothing else
     table_module.dynamo_json_dump = _stream_record_size  # type: ignore[assignment]
 
@@ -311,5 +326,6 @@ def fast_queries() -> Callable[[], None]:
         ConditionExpressionParser.parse = parse  # type: ignore[method-assign]
         table_module.dynamo_json_dump = dump
         Item.__init__ = item_init  # type: ignore[method-assign]
+        DynamoType.__hash__, DynamoType.__eq__ = hashed, equal  # type: ignore[method-assign]
 
     return undo
