@@ -42,11 +42,16 @@ def _binary_size(value: bytes | bytearray | str) -> int:
     return len(base64.b64decode(value)) if isinstance(value, str) else len(value)
 
 
+def _text_size(text: str) -> int:
+    """UTF-8 bytes of a string (without encoding a copy of it when it is ASCII: a chunk item holds 30 KB)."""
+    return len(text) if text.isascii() else len(text.encode("utf-8"))
+
+
 def value_size(value: dict[str, Any]) -> int:
     """Bytes DynamoDB counts for one attribute value (without its name)."""
     [(kind, body)] = value.items()
     if kind == "S":
-        return len(body.encode("utf-8"))
+        return _text_size(body)
     if kind == "N":
         return _number_size(body)
     if kind == "B":
@@ -54,7 +59,7 @@ def value_size(value: dict[str, Any]) -> int:
     if kind in ("BOOL", "NULL"):
         return 1
     if kind == "SS":
-        return sum(len(s.encode("utf-8")) for s in body)
+        return sum(_text_size(s) for s in body)
     if kind == "NS":
         return sum(_number_size(n) for n in body)
     if kind == "BS":
@@ -62,13 +67,13 @@ def value_size(value: dict[str, Any]) -> int:
     if kind == "L":
         return 3 + sum(value_size(v) + 1 for v in body)
     if kind == "M":
-        return 3 + sum(len(k.encode("utf-8")) + value_size(v) + 1 for k, v in body.items())
+        return 3 + sum(_text_size(k) + value_size(v) + 1 for k, v in body.items())
     raise ValueError(f"unknown DynamoDB attribute type {kind!r}")
 
 
 def item_size(item: Attributes | None) -> int:
     """The item's size as DynamoDB bills and limits it (400 KB): names plus values, in bytes."""
-    return sum(len(name.encode("utf-8")) + value_size(value) for name, value in (item or {}).items())
+    return sum(_text_size(name) + value_size(value) for name, value in (item or {}).items())
 
 
 def write_units(size: int, transactional: bool = False) -> int:
