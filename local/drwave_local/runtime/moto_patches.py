@@ -278,10 +278,15 @@ class _Length:
 
 def _text_length(value: Any) -> int:
     """Roughly the length of `value` as JSON (names, strings and numbers; not the punctuation)."""
+    total = 0
     if isinstance(value, dict):
-        return sum(len(k) + _text_length(v) for k, v in value.items())
+        for key, member in value.items():  # string members inline: most of a record's leaves are strings
+            total += len(key) + (len(member) if type(member) is str else _text_length(member))
+        return total
     if isinstance(value, list | tuple):
-        return sum(_text_length(v) for v in value)
+        for member in value:
+            total += len(member) if type(member) is str else _text_length(member)
+        return total
     return len(value) if isinstance(value, str) else 8
 
 
