@@ -63,9 +63,10 @@ def test_stream_records_delivered_to_the_consumers_are_not_retained():
         first = shard.starting_sequence_number
         # WHEN it runs to the end
         rt.run()
-        # THEN it completed, its writes went through the stream, and moto holds no record or used iterator of it
+        # THEN it completed, its writes went through the stream (the execution's: the read model's own writes, which
+        # no consumer takes, make no record), and moto holds no record or used iterator of it
         iterators = dynamodbstreams_backends[DEFAULT_ACCOUNT_ID][shape.environment.region].shard_iterators
         assert rt.execution(execution_id).status == "COMPLETED"
-        assert shard.starting_sequence_number > first + 100
+        assert shard.starting_sequence_number > first + 50
         assert shard.items == []
         assert len(iterators) <= 1

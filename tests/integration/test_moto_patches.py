@@ -262,3 +262,27 @@ def test_attribute_values_hash_and_compare_as_plain_moto_has_them():
             assert patched_eq(a, b) == plain_eq(a, b)
         if a.type not in {"SS", "NS"}:  # sets do not hash, in moto either
             assert patched_hash(a) == plain_hash(a)
+
+
+def test_a_drainer_told_what_is_wanted_makes_only_those_records_and_makes_them_whole(table):
+    # GIVEN a drainer that wants only inserts and updates of EXEC# items (the status projection's filter)
+    db, _, _ = table
+    drain = stream_drainer(
+        "t", "us-east-1", lambda r: r["eventName"] != "REMOVE" and r["dynamodb"]["Keys"]["pk"]["S"].startswith("EXEC#")
+    )
+    # WHEN items of both kinds are put, replaced and deleted
+    for key in ("EXEC#1", "VIEW#1", "EXEC#2"):
+        db.put_item(TableName="t", Item={"pk": {"S": key}, "n": {"N": "1"}})
+    db.put_item(TableName="t", Item={"pk": {"S": "EXEC#1"}, "n": {"N": "2"}})
+    db.delete_item(TableName="t", Key={"pk": {"S": "EXEC#2"}})
+    # THEN only the wanted writes became records, in order, with their images
+    records = drain()
+    assert [(r["eventName"], r["dynamodb"]["Keys"]["pk"]["S"]) for r in records] == [
+        ("INSERT", "EXEC#1"),
+        ("INSERT", "EXEC#2"),
+        ("MODIFY", "EXEC#1"),
+    ]
+    assert records[-1]["dynamodb"]["OldImage"]["n"] == {"N": "1"}
+    assert records[-1]["dynamodb"]["NewImage"]["n"] == {"N": "2"}
+    numbers = [int(r["dynamodb"]["SequenceNumber"]) for r in records]
+    assert numbers == sorted(set(numbers))

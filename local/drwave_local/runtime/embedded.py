@@ -477,7 +477,19 @@ class LocalRuntime:
         if not self._stream_routes:
             return
         self._stream_arn = self.dynamodb.describe_table(TableName=TABLE_NAME)["Table"]["LatestStreamArn"]
-        self._drain_stream = stream_drainer(TABLE_NAME, self.env.region)
+        self._drain_stream = stream_drainer(TABLE_NAME, self.env.region, self._stream_prefilter())
+
+    def _stream_prefilter(self) -> Callable[[dict[str, Any]], bool] | None:
+        """Whether some consumer takes a record, judged on its event name and keys; None when a filter looks further
+        (or a consumer has none), so that every record is made."""
+        routes = [patterns for _, patterns in self._stream_routes]
+        if any(not patterns for patterns in routes) or not all(
+            set(p.pattern) <= {"eventName", "dynamodb"} and set(p.pattern.get("dynamodb", {})) <= {"Keys"}
+            for patterns in routes
+            for p in patterns
+        ):
+            return None
+        return lambda light: any(p.matches(light) for patterns in routes for p in patterns)
 
     def _poll_streams(self) -> None:
         """Take the stream records written since the last poll and schedule them, in order, for the consumers."""

@@ -114,7 +114,9 @@ def fast_transactions() -> Callable[[], None]:
     return undo
 
 
-def stream_drainer(table_name: str, region: str) -> Callable[[], list[dict[str, Any]]]:
+def stream_drainer(
+    table_name: str, region: str, wanted: Callable[[dict[str, Any]], bool] | None = None
+) -> Callable[[], list[dict[str, Any]]]:
     """A function that hands over, in order, the table's stream records written since its last call, and makes moto
     forget them (the local runtime is the stream's one reader, as Lambda's poller is on AWS).
 
@@ -124,11 +126,19 @@ def stream_drainer(table_name: str, region: str) -> Callable[[], list[dict[str, 
     for its write (nothing else holds them once drained): the same as GetRecords returns, because drwave's items
     hold no binary attributes (which botocore would decode), and the runtime sets ApproximateCreationDateTime as
     Lambda hands it over. Sequence numbers carry on across drains.
+
+    `wanted`, given a record's event name and keys alone ({"eventName": ..., "dynamodb": {"Keys": ...}}), says
+    whether any consumer's filter takes it; moto then builds only the records that are: the status read model's own
+    writes, which its filter leaves out, were half of all records. Their sequence numbers are skipped, as DynamoDB's
+    are never contiguous anyway.
     """
     from moto.dynamodb.models import dynamodb_backends  # noqa: PLC0415
 
     account = next(a for a, regions in list(dynamodb_backends.items()) if table_name in regions[region].tables)
     tables = dynamodb_backends[account][region].tables
+    shard = tables[table_name].stream_shard
+    if wanted is not None and shard is not None:
+        shard.add = _only_wanted(shard, wanted)  # type: ignore[method-assign,assignment]
 
     def drain() -> list[dict[str, Any]]:
         shard = tables[table_name].stream_shard
@@ -140,6 +150,24 @@ def stream_drainer(table_name: str, region: str) -> Callable[[], list[dict[str, 
         return records
 
     return drain
+
+
+def _only_wanted(shard: Any, wanted: Callable[[dict[str, Any]], bool]) -> Callable[[Any, Any], None]:
+    """The shard's `add`, skipping the writes no consumer takes (judged on the event name and keys moto would give)."""
+    add, table = shard.add, shard.table
+
+    def add_wanted(old: Item | None, new: Item | None) -> None:
+        item = old if old is not None else new
+        if item is None:
+            return
+        keys = {table.hash_key_attr: item.hash_key.to_json()}
+        if table.range_key_attr is not None and item.range_key is not None:
+            keys[table.range_key_attr] = item.range_key.to_json()
+        event = "INSERT" if old is None else "REMOVE" if new is None else "MODIFY"  # as StreamShard.add names it
+        if wanted({"eventName": event, "dynamodb": {"Keys": keys}}):
+            add(old, new)
+
+    return add_wanted
 
 
 def _sort_key(item: Item) -> Any:

@@ -76,7 +76,7 @@ class EventMatcher:
     """
 
     def __init__(self, pattern: dict[str, Any]) -> None:
-        self._pattern = pattern
+        self.pattern = pattern
         self._moto = EventPattern.load(json.dumps(pattern))
         self._exact = _exact_values(pattern)
         self._simple = _simple(pattern)
@@ -89,7 +89,7 @@ class EventMatcher:
             value = event.get(key)
             if value is None or (isinstance(value, str) and value not in values):
                 return False  # a list (or anything else) is left to moto's rules
-        return bool(self._moto.matches_event(pruned(event, self._pattern)))  # type: ignore[arg-type]
+        return bool(self._moto.matches_event(pruned(event, self.pattern)))  # type: ignore[arg-type]
 
 
 # A simple pattern: each named field holds either a nested simple pattern or its leaf's (exact strings, prefixes).
