@@ -243,23 +243,20 @@ def _cold_start_code(module: str) -> str:
     return f"import {module}; from drwave.engine.ports import Dependencies; Dependencies.from_environment()"
 
 
-def _python() -> list[str]:
-    return [f"PYTHON={sys.executable}"]
-
-
 def built_package(into: Path) -> Path:
     """The functions' package as `sam build` makes it (functions/Makefile: the source and its bytecode)."""
+    variables = [f"ARTIFACTS_DIR={into}", f"PYTHON={sys.executable}"]
     subprocess.run(
-        ["make", "-s", "-C", str(ROOT / "functions"), "build-ApiFunction", f"ARTIFACTS_DIR={into}", *_python()],
-        check=True,
-        capture_output=True,
+        ["make", "-s", "-C", str(ROOT / "functions"), "build-ApiFunction", *variables], check=True, capture_output=True
     )
     return into
 
 
-# Run once per handler, untimed: what its cold start loads besides drwave (in order) and the clients it builds.
+# Run once per handler, untimed: what its cold start loads besides drwave (in order) and the clients it builds,
+# after checking that drwave came from the built package (its bytecode), nothing else.
 _DISCOVER = (
-    "import sys, json; before = set(sys.modules); {code}; import gc, botocore.client; "
+    "import sys, json; before = set(sys.modules); {code}; import gc, botocore.client, drwave; "
+    "assert drwave.__spec__.origin.startswith({package!r}), drwave.__spec__.origin; "
     "print(json.dumps({{'modules': [m for m in list(sys.modules) if m not in before and m.split('.')[0] != 'drwave'], "
     "'services': sorted({{o.meta.service_model.service_name for o in gc.get_objects() "
     "if isinstance(o, botocore.client.BaseClient)}})}}))"
@@ -301,12 +298,9 @@ def cold_starts(modules: list[str] | None = None, repeats: int = 3) -> dict[str,
 
         candidates = {"boto3": BARE_BOTO3}
         for module in modules:
-            found = json.loads(run(module, _DISCOVER.format(code=_cold_start_code(module))))
+            found = json.loads(run(module, _DISCOVER.format(code=_cold_start_code(module), package=str(package))))
             candidates[module] = _cold_start_code(module)
             candidates[f"libraries:{module}"] = _libraries_code(found)
-        check = f"import drwave; assert drwave.__spec__.origin.startswith({str(package)!r})"
-        for module in modules:  # the handlers are imported from the built package (its bytecode), nothing else
-            run(module, f"import sys, {module}; {check}; print('ok')")
         for _ in range(repeats):
             for name, code in candidates.items():
                 timed = f"import time\nt = time.perf_counter()\n{code}\nprint(time.perf_counter() - t)"
