@@ -54,7 +54,7 @@ from moto.dynamodbstreams.responses import DynamoDBStreamsHandler
 from moto.iam.models import get_account_id_from
 from werkzeug.exceptions import HTTPException
 
-from drwave_local.runtime.fast_validate import CompiledValidator
+from drwave_local.runtime.fast_validate import CompiledValidator, compiled_once
 
 # Where an AttributeValue (or a map or list of them) sits in a shape, its contents are copied by `_copy_value`
 # (or taken as they are, when moto built them for this response) instead of being walked member by member.
@@ -155,12 +155,7 @@ class _Converters:
 
     def request(self, shape: Shape) -> Converter:
         """Copies a (validated) request along `shape`, as the wire and moto's parser would deliver it."""
-        name = shape.name
-        converter = self._in.get(name)
-        if converter is None:
-            self._in[name] = lambda value: self._in[name](value)  # noqa: PLW0108 - late-bound, for recursive shapes
-            converter = self._in[name] = self._compile_in(shape)
-        return converter
+        return compiled_once(self._in, shape.name, lambda: self._compile_in(shape))
 
     def _compile_in(self, shape: Shape) -> Converter:
         kind = shape.type_name
@@ -187,12 +182,7 @@ class _Converters:
 
     def result(self, shape: Shape, fresh: bool) -> Converter:
         """Copies a handler's result along `shape`; `fresh` when moto built it for this call (nothing shared)."""
-        key = (shape.name, fresh)
-        converter = self._out.get(key)
-        if converter is None:
-            self._out[key] = lambda value: self._out[key](value)  # noqa: PLW0108 - late-bound, for recursive shapes
-            converter = self._out[key] = self._compile_out(shape, fresh)
-        return converter
+        return compiled_once(self._out, (shape.name, fresh), lambda: self._compile_out(shape, fresh))
 
     def _compile_out(self, shape: Shape, fresh: bool) -> Converter:
         kind = shape.type_name

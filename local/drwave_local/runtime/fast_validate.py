@@ -13,12 +13,14 @@ from __future__ import annotations
 
 import decimal
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar, cast
 
 from botocore.model import Shape
 from botocore.utils import is_json_value_header, parse_to_aware_datetime
 
 Check = Callable[[Any], bool]
+K = TypeVar("K")
+F = TypeVar("F", bound=Callable[[Any], Any])
 
 _SCALARS: dict[str, tuple[type, ...]] = {  # ParamValidator.SCALAR_TYPES
     "float": (float, decimal.Decimal, int),
@@ -28,6 +30,16 @@ _SCALARS: dict[str, tuple[type, ...]] = {  # ParamValidator.SCALAR_TYPES
     "boolean": (bool,),
     "string": (str,),
 }
+
+
+def compiled_once(cache: dict[K, F], key: K, compile_: Callable[[], F]) -> F:
+    """The function compiled for `key`, compiling it on first use; while it compiles, `key` refers to it late-bound,
+    so that a recursive shape (DynamoDB's AttributeValue) can refer to itself."""
+    found = cache.get(key)
+    if found is None:
+        cache[key] = cast(F, lambda value: cache[key](value))  # noqa: PLW0108 - late-bound, see above
+        found = cache[key] = compile_()
+    return found
 
 
 def _no(_: Any) -> bool:
@@ -69,11 +81,7 @@ class CompiledValidator:
             repr(sorted(shape.metadata.items())),
             bool((getattr(shape, "serialization", None) or {}).get("hostLabel")),
         )
-        found = self._checks.get(key)
-        if found is None:
-            self._checks[key] = lambda value: self._checks[key](value)  # noqa: PLW0108 - late-bound, for recursive shapes
-            found = self._checks[key] = self._compile(shape)
-        return found
+        return compiled_once(self._checks, key, lambda: self._compile(shape))
 
     def _compile(self, shape: Shape) -> Check:
         kind = shape.type_name
