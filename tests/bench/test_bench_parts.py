@@ -15,7 +15,16 @@ from drwave.models.plan import PlanDocument
 from drwave_local.bench import shapes
 from drwave_local.bench.baseline import POLL_SECONDS, PollBaseline, topological
 from drwave_local.bench.ideal import ideal_end_seconds
-from drwave_local.bench.run import HANDLER_PACKAGE, _summary_ratio, edge_gap, handler_modules, run_baseline, run_ours
+from drwave_local.bench.run import (
+    HANDLER_PACKAGE,
+    LAMBDA_ENVIRONMENT,
+    _summary_ratio,
+    edge_gap,
+    function_environments,
+    handler_modules,
+    run_baseline,
+    run_ours,
+)
 from drwave_local.runtime.clock import VirtualClock
 from drwave_local.simulators.drs import DrsSimulator, ServerTimeline, SimulatedSourceServer
 
@@ -151,6 +160,27 @@ def test_cold_start_covers_every_handler_module() -> None:
     ).stdout
     assert len(timed) > 10 and set(timed) <= on_disk
     assert all(repr(m) in loaded for m in on_disk - set(timed))
+
+
+def test_no_handler_imports_boto3_or_its_transfer_manager_at_cold_start() -> None:
+    # GIVEN every handler's environment from the template at once (so every client any function builds is built)
+    environment = {k: v for env in function_environments().values() for k, v in env.items()}
+    code = (
+        f"import sys; import {', '.join(handler_modules())}\n"
+        "from drwave.engine.ports import Dependencies; Dependencies.from_environment()\n"
+        "print(sorted({m.split('.')[0] for m in sys.modules}))"
+    )
+    # WHEN they are all imported and their clients built, as their cold starts do
+    loaded = subprocess.run(
+        [sys.executable, "-c", code],
+        check=True,
+        capture_output=True,
+        text=True,
+        env={**os.environ, **LAMBDA_ENVIRONMENT, **environment},
+    ).stdout
+    # THEN the clients came from botocore alone: boto3, s3transfer and multiprocessing were never loaded
+    assert "'botocore'" in loaded and "'drwave'" in loaded
+    assert not {"'boto3'", "'s3transfer'", "'multiprocessing'"} & set(loaded.strip("[]\n").split(", "))
 
 
 def test_lost_and_late_drs_events_are_recovered_by_the_engine() -> None:

@@ -171,7 +171,7 @@ def _adapters(monkeypatch: pytest.MonkeyPatch, bus: str | None) -> tuple[Any, li
 
     def client(service: str) -> Any:
         built.append(service)
-        return shared.session().client(service)
+        return shared.session().create_client(service, region_name=shared.region())
 
     monkeypatch.setattr(shared, "client", client)
     return adapters_from_environment(), built

@@ -1,4 +1,4 @@
-"""The real AWS adapters, built once from the Lambda environment (the only place that creates boto3 clients)."""
+"""The real AWS adapters, built once from the Lambda environment (the only place that creates AWS clients)."""
 
 from __future__ import annotations
 
@@ -99,10 +99,9 @@ def _reports(bucket: str | None) -> ReportArchive | None:
 
 
 def adapters_from_environment() -> EnvironmentAdapters:
-    """Boto3 clients for the stack's table, bus, topic, state machine and report bucket (one session and one client
+    """Botocore clients for the stack's table, bus, topic, state machine and report bucket (one session and one client
     per service for the container), and assumed-role clients per account."""
-    import boto3  # noqa: PLC0415 - kept out of module import for cold start
-    from botocore.config import Config  # noqa: PLC0415
+    from botocore.config import Config  # noqa: PLC0415 - kept out of module import for cold start
 
     session = aws.session()
     # Throttling is retried by the gateway's own backoff; botocore keeps its default for other errors.
@@ -111,13 +110,17 @@ def adapters_from_environment() -> EnvironmentAdapters:
     store = DynamoStore(aws.client("dynamodb"), table)
 
     def make_client(service: str, region: str, credentials: Credentials | None, config: Any) -> Any:
+        # One session for every account: an assumed role's client shares the loaded models, not the credentials.
         if credentials is None:
-            return session.client(service, region_name=region, config=config)  # type: ignore[call-overload]
-        return boto3.Session(
+            return session.create_client(service, region_name=region, config=config)
+        return session.create_client(
+            service,
+            region_name=region,
+            config=config,
             aws_access_key_id=credentials.access_key_id,
             aws_secret_access_key=credentials.secret_access_key,
             aws_session_token=credentials.session_token,
-        ).client(service, region_name=region, config=config)  # type: ignore[call-overload]
+        )
 
     sessions = AccountSessions(
         _OnFirstUse(lambda: aws.client("sts")),
@@ -126,7 +129,7 @@ def adapters_from_environment() -> EnvironmentAdapters:
         default_role_name=os.environ.get("CROSS_ACCOUNT_ROLE_NAME") or "drwave-drs-execution",
         make_client=make_client,
         now=lambda: datetime.now(UTC),
-        partition=session.get_partition_for_region(session.region_name or "us-east-1"),
+        partition=session.get_partition_for_region(aws.region()),
     )
     return EnvironmentAdapters(
         store=store,
