@@ -286,3 +286,71 @@ def test_a_drainer_told_what_is_wanted_makes_only_those_records_and_makes_them_w
     assert records[-1]["dynamodb"]["NewImage"]["n"] == {"N": "2"}
     numbers = [int(r["dynamodb"]["SequenceNumber"]) for r in records]
     assert numbers == sorted(set(numbers))
+
+
+def test_a_sparse_index_holds_exactly_the_items_with_its_key_through_every_kind_of_write():
+    # GIVEN moto with the local runtime's patches and a table whose sparse index holds the items with "active"
+    with mock_aws():
+        undo, undo_queries = fast_transactions(), fast_queries()
+        try:
+            db = boto3.client("dynamodb", region_name="us-east-1")
+            db.create_table(
+                TableName="s",
+                AttributeDefinitions=[{"AttributeName": n, "AttributeType": "S"} for n in ("pk", "sk", "active")],
+                KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+                GlobalSecondaryIndexes=[
+                    {
+                        "IndexName": "active-index",
+                        "KeySchema": [{"AttributeName": "active", "KeyType": "HASH"}],
+                        "Projection": {"ProjectionType": "KEYS_ONLY"},
+                    }
+                ],
+                BillingMode="PAY_PER_REQUEST",
+            )
+
+            def item(n: int, active: bool) -> dict[str, Any]:
+                return {"pk": {"S": f"p{n % 3}"}, "sk": {"S": f"s{n}"}, **({"active": {"S": "A"}} if active else {})}
+
+            def held() -> list[str]:
+                page = db.query(
+                    TableName="s",
+                    IndexName="active-index",
+                    KeyConditionExpression="active = :a",
+                    ExpressionAttributeValues={":a": {"S": "A"}},
+                )
+                return sorted(i["sk"]["S"] for i in page["Items"])
+
+            for n in range(6):
+                db.put_item(TableName="s", Item=item(n, active=n % 2 == 0))
+            # WHEN the index is queried, then the items change by each kind of write, THEN it follows every change
+            assert held() == ["s0", "s2", "s4"]
+            db.put_item(TableName="s", Item=item(0, active=False))  # overwritten without the key
+            db.update_item(  # the key set in place
+                TableName="s",
+                Key={"pk": {"S": "p1"}, "sk": {"S": "s1"}},
+                UpdateExpression="SET active = :a",
+                ExpressionAttributeValues={":a": {"S": "A"}},
+            )
+            db.update_item(TableName="s", Key={"pk": {"S": "p2"}, "sk": {"S": "s2"}}, UpdateExpression="REMOVE active")
+            db.delete_item(TableName="s", Key={"pk": {"S": "p1"}, "sk": {"S": "s4"}})
+            db.batch_write_item(RequestItems={"s": [{"PutRequest": {"Item": item(7, active=True)}}]})
+            assert held() == ["s1", "s7"]
+            with pytest.raises(ClientError, match="TransactionCanceled"):  # a cancelled transaction's writes undone
+                db.transact_write_items(
+                    TransactItems=[
+                        {"Put": {"TableName": "s", "Item": item(8, active=True)}},
+                        {"Delete": {"TableName": "s", "Key": {"pk": {"S": "p1"}, "sk": {"S": "s7"}}}},
+                        {"Put": {**put("x", "attribute_exists(pk)")["Put"], "TableName": "s", "Item": item(9, True)}},
+                    ]
+                )
+            assert held() == ["s1", "s7"]
+            db.transact_write_items(
+                TransactItems=[
+                    {"Put": {"TableName": "s", "Item": item(8, active=True)}},
+                    {"Delete": {"TableName": "s", "Key": {"pk": {"S": "p1"}, "sk": {"S": "s7"}}}},
+                ]
+            )
+            assert held() == ["s1", "s8"]
+        finally:
+            undo_queries()
+            undo()

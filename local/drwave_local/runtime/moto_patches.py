@@ -6,12 +6,15 @@ snapshot gives the same rollback, because put and delete replace stored items ra
 
 moto's Query sorts the whole table (every partition, with DynamoType comparisons that re-cast both sides
 each time) before it keeps the one partition asked for: `fast_queries` hands it that partition alone and
-sorts with each item's key cast once. The items and their order are the same.
+sorts with each item's key cast once. A Query of a sparse index scanned every item of the table for the few
+that carry the index's keys (the poll tick's queries, each minute): the index's items are kept instead, updated
+from the keys written since its last query. The items and their order are the same.
 """
 
 from __future__ import annotations
 
 import copy
+import os
 from collections.abc import Callable
 from types import SimpleNamespace
 from typing import Any
@@ -28,7 +31,10 @@ _PARTITION = "_drwave_partition"  # set on a table for the duration of one Query
 _SORT_KEY = "_drwave_sort_key"  # cached on an item: its key attributes never change while it is stored
 _ITEM_LIMIT = 405_000  # moto's LimitedSizeDict limit (DynamoDB's 400 KB, as measured by moto)
 _PARSED_LIMIT = 1024  # distinct condition expressions remembered (drwave writes a few dozen)
-_INDEX_KEYS = "_drwave_index_keys"  # set on a table for the duration of one Query of an index: its hash key names
+_INDEX_ITEMS = "_drwave_index_items"  # set on a table for the duration of one Query of an index: the items it holds
+# On a table, per index queried so far: the items it holds by key, and the keys written since it was last queried.
+_INDEXED = "_drwave_indexed"
+Key = tuple[DynamoType, DynamoType | None]
 
 
 def _no_copy(value: Any, memo: dict[int, Any] | None = None) -> Any:
@@ -59,6 +65,7 @@ def _touched(backend: Any, transact_items: list[dict[str, Any]]) -> list[tuple[T
 
 def _restore(touched: list[tuple[Table, Any, Any, Any]]) -> None:
     for table, hash_key, range_key, before in reversed(touched):
+        _written(table, hash_key, range_key)  # already noted by the write it undoes; kept independent of that
         if range_key is None:
             if before is None:
                 table.items.pop(hash_key, None)
@@ -183,13 +190,10 @@ def _sort_key(item: Item) -> Any:
 def _all_items(table: Table) -> list[Item]:
     """Table.all_items, or only the partition being queried, sorted the same way; while an index is queried, only
     the items the index holds (those with its hash key attributes), unsorted: the query sorts its results itself."""
+    index_items = table.__dict__.get(_INDEX_ITEMS)
+    if index_items is not None:
+        return list(index_items)
     items: list[Item] = []
-    index_keys = table.__dict__.get(_INDEX_KEYS)
-    if index_keys is not None:
-        for hash_set in table.items.values():
-            stored: Any = hash_set.values() if table.range_key_attr else [hash_set]
-            items.extend(item for item in stored if all(key in item.attrs for key in index_keys))
-        return items
     partition = table.__dict__.get(_PARTITION, table.items)
     hash_sets = [partition] if partition is not table.items else table.items.values()
     for hash_set in hash_sets:
@@ -202,21 +206,107 @@ def _all_items(table: Table) -> list[Item]:
     return sorted(items, key=_sort_key)
 
 
+def _scan(table: Table) -> list[Item]:
+    items: list[Item] = []
+    for hash_set in table.items.values():
+        stored: Any = hash_set.values() if table.range_key_attr else [hash_set]
+        items.extend(stored)
+    return items
+
+
+def _stored(table: Table, hash_key: DynamoType, range_key: DynamoType | None) -> Item | None:
+    stored: Any = table.items.get(hash_key)  # get: the defaultdict must not grow a partition
+    if table.range_key_attr:
+        return stored.get(range_key) if stored is not None and range_key is not None else None
+    return stored
+
+
+def _written(table: Table, hash_key: DynamoType, range_key: DynamoType | None) -> None:
+    """Note a write of this key for every index queried so far: its membership is looked at again at its next query."""
+    for _, dirty in table.__dict__.get(_INDEXED, {}).values():
+        dirty.add((hash_key, range_key))
+
+
+def _written_attrs(table: Table | None, attrs: dict[str, Any]) -> None:
+    if table is None or _INDEXED not in table.__dict__ or table.hash_key_attr not in attrs:
+        return
+    range_value = attrs.get(table.range_key_attr) if table.range_key_attr else None
+    _written(table, DynamoType(attrs[table.hash_key_attr]), DynamoType(range_value) if range_value else None)
+
+
+def _index_members(table: Table, index_name: str, hash_keys: list[str]) -> list[Item]:
+    """The items a sparse index holds (those with its hash key attributes), kept up to date from the keys written
+    since its last query instead of a scan of the whole table per query (the poll tick queries them every minute).
+    """
+    indexed = table.__dict__.setdefault(_INDEXED, {})
+    entry = indexed.get(index_name)
+    if entry is None:
+        members = {(i.hash_key, i.range_key): i for i in _scan(table) if all(k in i.attrs for k in hash_keys)}
+        indexed[index_name] = (members, set())
+    else:
+        members, dirty = entry
+        for key in dirty:
+            item = _stored(table, *key)
+            if item is not None and all(k in item.attrs for k in hash_keys):
+                members[key] = item
+            else:
+                members.pop(key, None)
+        dirty.clear()
+    if os.environ.get("DRWAVE_VALIDATION_CHECKS") == "1":  # the suites: the kept members equal a scan's
+        scanned = {id(i) for i in _scan(table) if all(k in i.attrs for k in hash_keys)}
+        if scanned != {id(i) for i in members.values()}:
+            raise AssertionError(f"index {index_name} of {table.name}: kept members differ from the table's items")
+    return list(members.values())
+
+
+def _marking_put(put: Callable[..., Item]) -> Callable[..., Item]:
+    def put_item(table: Table, item_attrs: dict[str, Any], *args: Any, **kwargs: Any) -> Item:
+        try:
+            return put(table, item_attrs, *args, **kwargs)
+        finally:
+            _written_attrs(table, item_attrs)
+
+    return put_item
+
+
+def _marking_delete(delete: Callable[..., Item | None]) -> Callable[..., Item | None]:
+    def delete_item(table: Table, hash_key: DynamoType, range_key: DynamoType | None) -> Item | None:
+        try:
+            return delete(table, hash_key, range_key)
+        finally:
+            _written(table, hash_key, range_key)
+
+    return delete_item
+
+
+def _marking_update(update: Callable[..., Item]) -> Callable[..., Item]:
+    """UpdateItem changes the stored item in place (the one write that does not go through Table.put_item)."""
+
+    def update_item(backend: Any, table_name: str, key: dict[str, Any], *args: Any, **kwargs: Any) -> Item:
+        try:
+            return update(backend, table_name, key, *args, **kwargs)
+        finally:
+            _written_attrs(backend.tables.get(table_name), key)
+
+    return update_item
+
+
 def _query_one_partition(query: Callable[..., Any]) -> Callable[..., Any]:
     """A Query of the table (not of an index) keeps only items whose hash key equals the one asked for: the
     partition stored under that key, which is all `_all_items` yields while the query runs."""
 
     def table_query(table: Table, hash_key: Any, *args: Any, **kwargs: Any) -> Any:
         index_name = args[6] if len(args) > 6 else kwargs.get("index_name")  # moto passes it 8th, positionally
-        if index_name and _INDEX_KEYS not in table.__dict__:
+        if index_name and _INDEX_ITEMS not in table.__dict__:
             index = next((i for i in table.all_indexes() if i.name == index_name), None)
             if index is None:
                 return query(table, hash_key, *args, **kwargs)  # moto's own error for an unknown index
-            table.__dict__[_INDEX_KEYS] = [k["AttributeName"] for k in index.schema if k["KeyType"] == "HASH"]
+            keys = [k["AttributeName"] for k in index.schema if k["KeyType"] == "HASH"]
+            table.__dict__[_INDEX_ITEMS] = _index_members(table, index_name, keys)
             try:
                 return query(table, hash_key, *args, **kwargs)
             finally:
-                del table.__dict__[_INDEX_KEYS]
+                del table.__dict__[_INDEX_ITEMS]
         if index_name or hash_key is None or _PARTITION in table.__dict__ or not table.range_key_attr:
             return query(table, hash_key, *args, **kwargs)
         table.__dict__[_PARTITION] = table.items.get(hash_key)  # get: the defaultdict must not grow a partition
@@ -343,6 +433,9 @@ def fast_queries() -> Callable[[], None]:
     DynamoDB; returns the undo."""
     all_items, query = Table.all_items, Table.query
     parse = ConditionExpressionParser.parse
+    put, delete, update = Table.put_item, Table.delete_item, dynamodb_models.DynamoDBBackend.update_item
+    Table.put_item, Table.delete_item = _marking_put(put), _marking_delete(delete)  # type: ignore[method-assign]
+    dynamodb_models.DynamoDBBackend.update_item = _marking_update(update)  # type: ignore[method-assign]
     Table.all_items = _all_items  # type: ignore[method-assign,assignment]
     Table.query = _query_one_partition(query)  # type: ignore[method-assign]
     ConditionExpressionParser.parse = _parsed_once(parse)  # type: ignore[method-assign,assignment]
@@ -354,6 +447,8 @@ def fast_queries() -> Callable[[], None]:
     table_module.dynamo_json_dump = _stream_record_size  # type: ignore[assignment]
 
     def undo() -> None:
+        Table.put_item, Table.delete_item = put, delete  # type: ignore[method-assign]
+        dynamodb_models.DynamoDBBackend.update_item = update  # type: ignore[method-assign]
         Table.all_items = all_items  # type: ignore[method-assign]
         Table.query = query  # type: ignore[method-assign]
         ConditionExpressionParser.parse = parse  # type: ignore[method-assign]
