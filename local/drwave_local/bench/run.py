@@ -36,7 +36,10 @@ HOP_LATENCY = 0.25  # modelled seconds per EventBridge + Lambda hop (METRICS.md 
 DEGRADED_HOP_LATENCY = 0.5
 DRS_EVENT_DELAY_SECONDS = 5.0  # mean of an exponential delay (capped at 10x)
 DRS_EVENT_LOSS = 0.1
-STORE_BACKEND = "moto (in-process, through boto3)"
+STORE_BACKENDS = {  # what the local runtime's DynamoDB is, by DRWAVE_LOCAL_DYNAMODB (the bench's default: fast)
+    "fast": "moto's DynamoDB backend called in-process by the local runtime's fast client (no botocore round trip)",
+    "moto": "moto over botocore (boto3 clients on moto's HTTP mock)",
+}
 APPROVAL_SECONDS = 120.0
 LAMBDA_GB = 0.25
 LAMBDA_SECONDS = 0.2  # modelled average duration of one of our handler invocations
@@ -133,6 +136,10 @@ def _action_seconds(shape: Shape) -> Callable[[str], float]:
     return lambda doc: actions[doc].duration_seconds if doc in actions else 30.0
 
 
+def _store_choice() -> str:
+    return dynamodb_choice(default="fast")
+
+
 def run_ours(
     shape: Shape, hop_latency: float = HOP_LATENCY, drs_event_delay: float = 0.0, drs_event_loss: float = 0.0
 ) -> dict[str, Any]:
@@ -142,7 +149,7 @@ def run_ours(
         hop_latency=hop_latency,
         drs_event_delay_seconds=drs_event_delay,
         drs_event_loss=drs_event_loss,
-        dynamodb=dynamodb_choice(default="fast"),
+        dynamodb=_store_choice(),
     ) as rt:
         for document in shape.plans:
             rt.install(document)
@@ -266,9 +273,10 @@ _DISCOVER = (
 def _libraries_code(found: dict[str, Any]) -> str:
     """The same libraries and clients without drwave: what the handler's cold start cannot go below."""
     return (
-        f"import importlib, boto3\nfor name in {found['modules']!r}:\n    try: importlib.import_module(name)\n"
-        f"    except Exception: pass\nsession = boto3.Session()\n"
-        f"for service in {found['services']!r}: session.client(service)"
+        f"import importlib, botocore.session\nfor name in {found['modules']!r}:\n"
+        "    try: importlib.import_module(name)\n    except Exception: pass\n"
+        "session = botocore.session.get_session()\n"
+        f"for service in {found['services']!r}: session.create_client(service)"
     )
 
 
@@ -436,7 +444,7 @@ def report_shape(shape: Shape, ours: dict[str, Any], base: dict[str, Any], ideal
             + ", ".join(f"{k} {v:,.1f}" if isinstance(v, float) else f"{k} {v:,}" for k, v in units.items())
         )
     out(
-        f"   DynamoDB ({STORE_BACKEND}), drwave: calls {_fmt_calls(ours['dynamoDbCalls'])}; "
+        f"   DynamoDB, drwave: calls {_fmt_calls(ours['dynamoDbCalls'])}; "
         f"index writes {ours['dynamoDbIndexWriteUnits']:,} of the write units; "
         f"largest item {ours['largestItemBytes']:,} B"
     )
@@ -486,7 +494,10 @@ def main(
         f"drwave bench: event hop latency modelled at {HOP_LATENCY} s; poll baseline waits 30 s per poll and "
         f"0.5 s per state transition; gates approved after {APPROVAL_SECONDS:.0f} s; same seed and DRS timelines."
     )
-    out(f"DynamoDB: {STORE_BACKEND}; units sized from the items' DynamoDB size, every billable call counted.")
+    out(
+        f"DynamoDB: {STORE_BACKENDS[_store_choice()]}; units sized from the items' DynamoDB size, every billable "
+        "call counted."
+    )
     out("Prices (USD, us-east-1 list): " + ", ".join(f"{k} {v}" for k, v in PRICES.items()))
     out(
         f"Lambda GB-seconds modelled as {LAMBDA_SECONDS} s x {LAMBDA_GB} GB per invocation for both designs; "
@@ -537,11 +548,11 @@ def main(
         )
     )
     package = sum(p.stat().st_size for p in ROOT.joinpath("functions").rglob("*.py"))
-    out(f"== deployment package: drwave code {package / 1024:.0f} KiB (plus boto3, aws-lambda-powertools, pydantic)")
+    out(f"== deployment package: drwave code {package / 1024:.0f} KiB (plus botocore, aws-lambda-powertools, pydantic)")
 
     result = {
         "hopLatencySeconds": HOP_LATENCY,
-        "storeBackend": STORE_BACKEND,
+        "storeBackend": STORE_BACKENDS[_store_choice()],
         "prices": PRICES,
         "shapes": shapes_figures,
         "degraded": {
