@@ -226,6 +226,7 @@ def test_viewer_sees_no_action_buttons_and_forged_requests_are_refused(start_sta
     try:
         evil = browser.new_page()
         evil.goto(attacker.url)
+        evil.wait_for_function("window.forged && window.forged.done")  # both fetches have settled
         outcome = evil.evaluate("window.forged")
         evil.close()
     finally:
@@ -278,6 +279,7 @@ def other_origin_page(target: str, execution_id: str) -> _Attacker:
       try {{ await fetch('{target}/executions/{execution_id}/cancel', {{method: 'POST', mode: 'no-cors',
                body: '{{}}'}}); window.forged.noCors = 'sent'; }}
       catch (e) {{ window.forged.noCors = 'failed'; }}
+      window.forged.done = true;
     }})();
     </script>"""
 

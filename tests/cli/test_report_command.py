@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -80,6 +81,18 @@ def test_a_finished_drill_is_saved_as_html_markdown_and_json_evidence(url, tmp_p
     assert main(["executions", "report", "exec-nope", "--format", "json", "--url", url]) == 2
 
 
+def report_once_cleanup_is_scheduled(execution_id: str, url: str, capsys: Any) -> dict[str, Any]:
+    """The JSON report, once the cleanup exists: "Execution Finished" schedules it one event hop after the execution
+    ends, which is when `--watch` returns, so a report asked for at once may still show none."""
+    deadline = time.monotonic() + 60
+    while True:
+        assert main(["executions", "report", execution_id, "--format", "json", "--url", url]) == 0
+        evidence: dict[str, Any] = json.loads(capsys.readouterr().out)
+        if evidence["cleanup"]["status"] != "NONE" or time.monotonic() > deadline:
+            return evidence
+        time.sleep(0.05)  # the stack's clock runs 100,000 times faster: one hop is 2.5 microseconds of wall time
+
+
 def test_a_drill_started_from_the_cli_recovers_to_a_point_in_time_with_a_ttl(url, tmp_path, capsys):
     # GIVEN the small plan on the local stack
     plan = tmp_path / "plan.yaml"
@@ -92,8 +105,7 @@ def test_a_drill_started_from_the_cli_recovers_to_a_point_in_time_with_a_ttl(url
     capsys.readouterr()
     assert main(["executions", "list", "--json", "--url", url]) == 0
     execution_id = next(e["executionId"] for e in json.loads(capsys.readouterr().out)["items"] if e["planId"] == "pit")
-    assert main(["executions", "report", execution_id, "--format", "json", "--url", url]) == 0
-    evidence = json.loads(capsys.readouterr().out)
+    evidence = report_once_cleanup_is_scheduled(execution_id, url, capsys)
     # THEN every server launched from a snapshot at or before that instant, and its cleanup is scheduled
     servers = [s for w in evidence["waves"] for s in w["servers"]]
     assert evidence["recoveryPoint"]["mode"] == "POINT_IN_TIME"
