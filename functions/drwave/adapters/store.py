@@ -879,6 +879,27 @@ def _counts(wave: WaveState) -> Counts:
     return launched, failed, final, len(wave.servers)
 
 
+def _counts_after(counts: Counts, old: WaveState, wave: WaveState, changed: set[str]) -> Counts:
+    """`counts` of `old` moved on by the servers that changed: a launch result costs the same in a wave of any size."""
+    launched, failed, final, _ = counts
+    added = 0
+    for sid in changed:
+        before = old.servers.get(sid)
+        if before is None:
+            added += 1
+        else:
+            launched -= before.launch_status is LaunchStatus.LAUNCHED
+            failed -= before.launch_status is LaunchStatus.FAILED
+            final -= before.launch_status.final
+        status = wave.servers[sid].launch_status
+        launched += status is LaunchStatus.LAUNCHED
+        failed += status is LaunchStatus.FAILED
+        final += status.final
+    if len(old.servers) + added != len(wave.servers):
+        return _counts(wave)  # a server was removed (never, today): count them all
+    return launched, failed, final, len(wave.servers)
+
+
 @dataclass
 class _Cached:
     """What a store last read or wrote of one execution: the model at a version and the stored JSON of its parts."""
@@ -914,7 +935,18 @@ class _Layout:
 
     def _wave(self, wave: WaveState, old: WaveState | None) -> None:
         exe_id, version = self.execution.execution_id, self.version
-        counts = _counts(wave) if old is None or wave.servers is not old.servers else self.counts[wave.wave_id]
+        changed_servers = (
+            set(wave.servers)
+            if old is None
+            else set()
+            if wave.servers is old.servers
+            else {sid for sid, s in wave.servers.items() if old.servers.get(sid) is not s}
+        )
+        known = self.counts.get(wave.wave_id)
+        if old is None or known is None:
+            counts = _counts(wave)
+        else:
+            counts = _counts_after(known, old, wave, changed_servers) if changed_servers else known
         self.counts[wave.wave_id] = counts
         jobs = [c.job_id for c in wave.chunks if c.job_id]
         doc = wave.model_dump_json(by_alias=True, exclude=WAVE_EXCLUDES)
@@ -925,13 +957,6 @@ class _Layout:
             self.writes[sk] = _item(
                 exe_id, sk, doc, version, counts={"S": json.dumps(list(counts))}, jobIds={"S": json.dumps(jobs)}
             )
-        changed_servers = (
-            set(wave.servers)
-            if old is None
-            else set()
-            if wave.servers is old.servers
-            else {sid for sid, s in wave.servers.items() if old.servers.get(sid) is not s}
-        )
         for chunk in wave.chunks:
             same_chunk = old is not None and chunk.index < len(old.chunks) and old.chunks[chunk.index] is chunk
             ids = chunk.source_server_ids
@@ -975,8 +1000,12 @@ class _Layout:
 
 
 def _check_copy_on_write(cached: _Cached, layout: _Layout, writes: dict[str, dict[str, Any]]) -> None:
-    """Fail loudly if a part that was skipped as unchanged (the same object) was in fact changed in place."""
+    """Fail loudly if a part that was skipped as unchanged (the same object) was in fact changed in place, or if a
+    wave's counts, moved on by its changed servers, differ from counting them all."""
     fresh = _Layout.of(layout.execution, layout.version)
+    for wave_id, counts in fresh.counts.items():
+        if layout.counts.get(wave_id) != counts:
+            raise AssertionError(f"wave {wave_id}: counts {layout.counts.get(wave_id)} kept, {counts} counted")
     for sk, item in fresh.writes.items():
         if sk in writes or sk.startswith("SERVER#"):
             continue
