@@ -3,7 +3,7 @@
 One session: botocore's loader reads each service model and the endpoint data once per container. One client per
 service: the state table's adapters share a DynamoDB client instead of each parsing DynamoDB's endpoint rules again.
 Clients come from botocore itself rather than boto3: drwave uses no boto3 resource or transfer manager, and boto3's
-import (with s3transfer and multiprocessing) is a fifth of a cold start. Only the real-AWS wiring
+import brings s3transfer and multiprocessing, which no function uses. Only the real-AWS wiring
 (`Dependencies.from_environment`, once per container) uses these.
 """
 

@@ -34,7 +34,6 @@ _PARSED_LIMIT = 1024  # distinct condition expressions remembered (drwave writes
 _INDEX_ITEMS = "_drwave_index_items"  # set on a table for the duration of one Query of an index: the items it holds
 # On a table, per index queried so far: the items it holds by key, and the keys written since it was last queried.
 _INDEXED = "_drwave_indexed"
-Key = tuple[DynamoType, DynamoType | None]
 
 
 def _no_copy(value: Any, memo: dict[int, Any] | None = None) -> Any:
@@ -65,7 +64,6 @@ def _touched(backend: Any, transact_items: list[dict[str, Any]]) -> list[tuple[T
 
 def _restore(touched: list[tuple[Table, Any, Any, Any]]) -> None:
     for table, hash_key, range_key, before in reversed(touched):
-        _written(table, hash_key, range_key)  # already noted by the write it undoes; kept independent of that
         if range_key is None:
             if before is None:
                 table.items.pop(hash_key, None)
@@ -234,6 +232,10 @@ def _written_attrs(table: Table | None, attrs: dict[str, Any]) -> None:
     _written(table, DynamoType(attrs[table.hash_key_attr]), DynamoType(range_value) if range_value else None)
 
 
+def _held(item: Item, hash_keys: list[str]) -> bool:
+    return all(k in item.attrs for k in hash_keys)
+
+
 def _index_members(table: Table, index_name: str, hash_keys: list[str]) -> list[Item]:
     """The items a sparse index holds (those with its hash key attributes), kept up to date from the keys written
     since its last query instead of a scan of the whole table per query (the poll tick queries them every minute).
@@ -241,19 +243,19 @@ def _index_members(table: Table, index_name: str, hash_keys: list[str]) -> list[
     indexed = table.__dict__.setdefault(_INDEXED, {})
     entry = indexed.get(index_name)
     if entry is None:
-        members = {(i.hash_key, i.range_key): i for i in _scan(table) if all(k in i.attrs for k in hash_keys)}
+        members = {(i.hash_key, i.range_key): i for i in _scan(table) if _held(i, hash_keys)}
         indexed[index_name] = (members, set())
     else:
         members, dirty = entry
         for key in dirty:
             item = _stored(table, *key)
-            if item is not None and all(k in item.attrs for k in hash_keys):
+            if item is not None and _held(item, hash_keys):
                 members[key] = item
             else:
                 members.pop(key, None)
         dirty.clear()
     if os.environ.get("DRWAVE_VALIDATION_CHECKS") == "1":  # the suites: the kept members equal a scan's
-        scanned = {id(i) for i in _scan(table) if all(k in i.attrs for k in hash_keys)}
+        scanned = {id(i) for i in _scan(table) if _held(i, hash_keys)}
         if scanned != {id(i) for i in members.values()}:
             raise AssertionError(f"index {index_name} of {table.name}: kept members differ from the table's items")
     return list(members.values())
